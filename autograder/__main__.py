@@ -1,0 +1,33 @@
+"""``python -m autograder <command>``: build, release."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autograder import build as build_mod
+from autograder import release as release_mod
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="templates + solutions -> instructor notebooks and check fixtures")
+    b.add_argument("assignments", nargs="*")
+    r = sub.add_parser("release", help="build, then nbgrader generate_assignment, then copy into course/")
+    r.add_argument("assignments", nargs="*")
+    args = parser.parse_args(argv)
+    names = args.assignments or build_mod.assignments()
+    for name in names:
+        if name not in build_mod.assignments():
+            parser.error(f"unknown assignment {name!r}; known: {', '.join(build_mod.assignments())}")
+    for name in names:
+        for path in build_mod.build(name):
+            print(f"built {path}")
+        if args.command == "release":
+            for path in release_mod.release(name):
+                print(f"released {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

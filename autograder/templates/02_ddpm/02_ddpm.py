@@ -1,0 +1,243 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 02 · Denoising diffusion: DDPM and DDIM
+#
+# A diffusion model learns to undo a fixed, gradual corruption. The *forward process* adds a
+# little Gaussian noise at each of `T` steps until data becomes pure noise; a network learns to
+# predict that noise, and running the corruption backwards, one small denoising step at a time,
+# turns fresh noise into new samples. Robot policies such as Diffusion Policy generate action
+# chunks this way.
+#
+# You will implement, and then watch:
+#
+# 1. the **noise schedules** (linear and cosine) and the cumulative `alpha_bar`;
+# 2. **forward noising** `q_sample` and the **epsilon-prediction loss**;
+# 3. the **posterior** `q(x_{t-1} | x_t, x_0)` and one **reverse step**;
+# 4. the **ancestral sampler** (DDPM) and the **DDIM** sampler that skips steps.
+#
+# Sources: Ho, Jain & Abbeel, *Denoising Diffusion Probabilistic Models* (2020);
+# Nichol & Dhariwal, *Improved DDPM* (2021); Song, Meng & Ermon, *Denoising Diffusion
+# Implicit Models* (2021).
+#
+# **Conventions.** Tensors are `float32`, batch first. Time is **0-based**: `t ∈ {0, …, T-1}`,
+# and our `t` is the paper's step `t + 1` (the same indexing as the `diffusers` library).
+# Randomness always comes from an explicit `torch.Generator` or noise tensor, so every result
+# is reproducible. Each exercise has a check cell right after it: run it, and read its message.
+
+# %%
+import math
+
+import torch
+from tqdm.auto import tqdm
+
+from coursekit.checking import checker
+from coursekit.validate import check_same_shape, check_tensor, check_timesteps
+
+check = checker("02_ddpm")
+torch.manual_seed(0);
+
+# %% [markdown]
+# ## 1 · Noise schedules
+#
+# A schedule fixes the variance `beta_t` of the noise added at step `t`. With
+# `alpha_t = 1 - beta_t`, the noise piles up multiplicatively:
+#
+# $$\bar\alpha_t = \prod_{s=0}^{t} (1 - \beta_s), \qquad q(x_t \mid x_0) = \mathcal N\big(\sqrt{\bar\alpha_t}\, x_0,\ (1-\bar\alpha_t) I\big).$$
+#
+# Ho et al. spaced `beta` **linearly** from `1e-4` to `0.02` over `T = 1000` steps. Nichol & Dhariwal
+# observed that this destroys information too early and proposed a **cosine** schedule that
+# defines `alpha_bar` directly, with a small offset `s = 0.008`:
+#
+# $$f(u) = \cos^2\!\Big(\frac{u + s}{1 + s}\cdot\frac{\pi}{2}\Big),\qquad \beta_t = \min\Big(1 - \frac{f((t+1)/T)}{f(t/T)},\ 0.999\Big).$$
+#
+# The cap at 0.999 matters: without it the last `beta` is (almost) 1 and the reverse process
+# divides by nearly zero.
+
+# %% graded="ddpm.linear_beta_schedule" points=1
+
+# %% graded="ddpm.cosine_beta_schedule" points=2
+
+# %% graded="ddpm.compute_alpha_bar" points=1
+
+# %% [markdown]
+# ### Explore the schedules
+#
+# The sliders below are driven by **your** functions. Compare `alpha_bar` for the two schedules,
+# and watch the log signal-to-noise ratio `log(alpha_bar / (1 - alpha_bar))`: the linear schedule
+# spends many steps at very low SNR, where the data is already gone.
+
+# %%
+from widgets import schedule_explorer
+
+schedule_explorer(
+    {"linear": linear_beta_schedule, "cosine": lambda T, beta_start, beta_end: cosine_beta_schedule(T)},
+    compute_alpha_bar,
+)
+
+# %% [markdown]
+# ## 2 · Forward noising and the training loss
+#
+# Because the forward process is Gaussian all the way, we can jump to any step in one go:
+# `x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps` with `eps ~ N(0, I)`.
+#
+# `t` holds one step per batch item, shape `(B,)`, while `x0` may be `(B, 2)` points or
+# `(B, H, D)` action chunks. Reshape `alpha_bar[t]` to `(B, 1, …)` so that it scales whole
+# samples; a bare `(B,)` tensor would line up with the *last* axis instead.
+
+# %% graded="ddpm.q_sample" points=2
+
+# %%
+from coursekit.data import eight_gaussians
+from widgets import forward_noising_explorer
+
+T = 100
+betas = linear_beta_schedule(T, 1e-4, 0.2)   # a shorter chain needs larger betas
+alpha_bar = compute_alpha_bar(betas)
+data = eight_gaussians(4000, torch.Generator().manual_seed(0))
+forward_noising_explorer(q_sample, alpha_bar, data[:1000], seed=0)
+
+# %% [markdown]
+# The network `eps_theta(x_t, t)` is trained to recover the noise. Ho et al. found that the plain
+# mean squared error on the noise (their "simple" loss) trains better than the full
+# variational bound:
+#
+# $$L = \mathbb E_{x_0, t, \varepsilon}\ \big\| \varepsilon_\theta(\sqrt{\bar\alpha_t} x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t) - \varepsilon \big\|^2 .$$
+#
+# Careful: the network's input is the *scaled* mixture above, not `x0 + eps`.
+
+# %% graded="ddpm.ddpm_loss" points=2
+
+# %% [markdown]
+# ## 3 · One step back
+#
+# Given both `x_t` and `x_0`, the previous state is Gaussian with a closed form
+# (Ho et al., eq. 6–7), where `alpha_bar_{-1} = 1`:
+#
+# $$\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t} x_t,
+# \qquad \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t .$$
+#
+# At sampling time `x_0` is unknown, so we plug in the network's guess
+# `x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)`, then add `sqrt(beta_tilde_t)`
+# times fresh noise, except at the very last step `t = 0`, which returns the mean.
+
+# %% graded="ddpm.posterior_mean_variance" points=2
+
+# %% graded="ddpm.p_sample" points=2
+
+# %% [markdown]
+# ## 4 · Samplers
+#
+# **DDPM** (ancestral sampling) starts from `x ~ N(0, I)` and applies `p_sample` for
+# `t = T-1, …, 0`: `T` network calls.
+#
+# **DDIM** (Song et al.) keeps the same trained network but takes a deterministic step
+# (for `eta = 0`) between any two times `t > t_prev`: predict `x0_hat`, then re-noise it to the
+# level `alpha_bar_{t_prev}` along the predicted noise direction. With
+# `sigma = eta * sqrt((1 - ab_prev) / (1 - ab_t)) * sqrt(1 - ab_t / ab_prev)`:
+#
+# $$x_{t_{prev}} = \sqrt{\bar\alpha_{prev}}\ \hat x_0 + \sqrt{1 - \bar\alpha_{prev} - \sigma^2}\ \hat\varepsilon + \sigma z .$$
+#
+# `eta = 1` recovers DDPM's variance; `eta = 0` is an ODE-like deterministic map. Because the
+# step works between any two times, DDIM can visit only a few of them: here every `T // n`-th
+# step (`ddim_timesteps` below), and `t_prev = -1` stands for clean data, `alpha_bar = 1`.
+
+# %% graded="ddpm.ddpm_sample" points=2
+
+# %% graded="ddpm.ddim_step" points=2
+
+# %% provided="ddpm.ddim_timesteps"
+
+# %% graded="ddpm.ddim_sample" points=2
+
+# %% [markdown]
+# ## 5 · Experiment: does it really learn?
+#
+# A small MLP learns the noise of the eight-Gaussians data set, using **your** loss. We then
+# sample with **your** samplers and measure the *energy distance* to held-out data
+# (Székely & Rizzo): zero for identical distributions, larger as they drift apart. The
+# untrained network gives the baseline to beat.
+
+# %%
+from coursekit.metrics import energy_distance
+from coursekit.models import TimeConditionedMLP
+from coursekit.train import train
+
+torch.manual_seed(0)
+model = TimeConditionedMLP(num_steps=T)
+held_out = eight_gaussians(1000, torch.Generator().manual_seed(1))
+
+
+def loss_on_batch(x0, g):
+    t = torch.randint(0, T, (len(x0),), generator=g)
+    return ddpm_loss(model, x0, t, alpha_bar, torch.randn(x0.shape, generator=g))
+
+
+with torch.no_grad():
+    untrained = ddpm_sample(model, (1000, 2), betas, alpha_bar, torch.Generator().manual_seed(2))
+losses = train(model, loss_on_batch, data, steps=2000, batch_size=256, lr=3e-3, desc="eps-model")
+
+# %%
+with torch.no_grad():
+    ddpm_samples = ddpm_sample(model, (1000, 2), betas, alpha_bar, torch.Generator().manual_seed(2))
+    ddim_samples = ddim_sample(model, (1000, 2), alpha_bar, 20, torch.Generator().manual_seed(2))
+
+THRESHOLD = 0.05
+scores = {"untrained": energy_distance(untrained, held_out),
+          "DDPM, 100 steps": energy_distance(ddpm_samples, held_out),
+          "DDIM, 20 steps": energy_distance(ddim_samples, held_out)}
+for name, score in scores.items():
+    print(f"{name:>16}: energy distance {score:.4f}")
+assert scores["untrained"] > THRESHOLD, "the untrained baseline should fail the bar"
+assert scores["DDPM, 100 steps"] < THRESHOLD and scores["DDIM, 20 steps"] < THRESHOLD, \
+    "samples should match the data: check the loss and the samplers above"
+
+# %%
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+fig = make_subplots(rows=1, cols=3, subplot_titles=["data", "DDPM (100 steps)", "DDIM (20 steps)"])
+for col, pts in enumerate([held_out, ddpm_samples, ddim_samples], start=1):
+    fig.add_trace(go.Scattergl(x=pts[:, 0].numpy(), y=pts[:, 1].numpy(), mode="markers",
+                               marker=dict(size=3), showlegend=False), row=1, col=col)
+fig.update_layout(height=320, margin=dict(t=40, b=20, l=20, r=20))
+fig.show()
+
+# %% [markdown]
+# ### Watch the samplers
+#
+# The player runs your samplers with the trained model and lets you scrub through the
+# trajectory. Compare DDPM's 100 noisy steps with DDIM's few deterministic ones.
+
+# %%
+from widgets import reverse_sampling_player
+
+
+def ddpm_trajectory(num_steps):
+    with torch.no_grad():
+        return ddpm_sample(model, (500, 2), betas, alpha_bar, torch.Generator().manual_seed(3),
+                           return_trajectory=True)[1]
+
+
+def ddim_trajectory(num_steps):
+    with torch.no_grad():
+        return ddim_sample(model, (500, 2), alpha_bar, num_steps, torch.Generator().manual_seed(3),
+                           return_trajectory=True)[1]
+
+
+reverse_sampling_player({"DDPM": ddpm_trajectory, "DDIM": ddim_trajectory}, data=held_out)
+
+# %% [markdown]
+# ## Takeaways
+#
+# - `alpha_bar` (cumulative), not `alpha`, sets how much signal survives to step `t`.
+# - Training needs only `q_sample` and a regression on the noise.
+# - DDPM walks back through every step; DDIM reuses the same network and skips most of them.
+#
+# Next: Diffusion Policy uses exactly these pieces to generate robot action chunks.

@@ -1,0 +1,22 @@
+"""Tiny deterministic stand-ins used as check inputs (not models anyone trains)."""
+from __future__ import annotations
+
+import torch
+
+
+class ToyEpsModel:
+    """A fixed, smooth 'noise predictor' eps(x, t) = tanh(a * x + b * t / 10) with seeded a, b.
+
+    Works elementwise on any (B, ...) shape, so it can stand in for a trained network in checks.
+    """
+
+    def __init__(self, seed: int):
+        g = torch.Generator().manual_seed(10_000 + seed)
+        self.a = 0.5 + torch.rand((), generator=g)
+        self.b = 0.1 + 0.2 * torch.rand((), generator=g)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"model: expected t of shape ({x.shape[0]},), got {tuple(t.shape)}")
+        t = t.to(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
+        return torch.tanh(self.a * x + self.b * t / 10)

@@ -1,0 +1,40 @@
+"""Registry of named mistakes: wrong versions of graded functions, each with a label and a hint.
+
+Used twice: the build stores their outputs next to the expected ones so visible checks
+can recognise them, and the grading tests turn each into a simulated submission.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Mistake:
+    function: str   # the graded function this is a wrong version of
+    label: str      # short name shown to the learner
+    hint: str       # what to change
+    fn: Callable
+
+    def source(self) -> str:
+        """The wrong function's source, decorator removed and renamed to the graded name."""
+        lines = textwrap.dedent(inspect.getsource(self.fn)).splitlines()
+        body = [ln for ln in lines if not ln.startswith("@")]
+        body[0] = body[0].replace(f"def {self.fn.__name__}(", f"def {self.function}(", 1)
+        return "\n".join(body) + "\n"
+
+
+def registry():
+    """``mistake = registry()`` gives a decorator; ``mistake.all`` lists what it registered."""
+    found: list[Mistake] = []
+
+    def mistake(function: str, label: str, hint: str):
+        def register(fn):
+            found.append(Mistake(function, label, hint, fn))
+            return fn
+        return register
+
+    mistake.all = found
+    return mistake

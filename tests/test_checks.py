@@ -1,0 +1,59 @@
+"""The visible checks accept every reference, reject every registered mistake, and name it."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+
+from autograder.build import assignments, graded_functions
+from autograder import TEMPLATES
+from coursekit.checking import CheckFailed, check, diagnose
+from coursekit.grading import hidden_check
+
+
+def graded(assignment):
+    for template in sorted((TEMPLATES / assignment).glob("*.py")):
+        yield from graded_functions(template)
+
+
+CASES = [(a, g) for a in assignments() for g in graded(a)]
+MISTAKES = [(a, m) for a in assignments() for module in {g.module for g in graded(a)}
+            for m in getattr(importlib.import_module(f"solutions.{module}_mistakes"), "mistake").all]
+
+
+@pytest.mark.parametrize("assignment,g", CASES, ids=[f"{a}:{g.name}" for a, g in CASES])
+def test_reference_passes_visible_and_hidden(assignment, g, capsys):
+    reference = getattr(importlib.import_module(f"solutions.{g.module}"), g.name)
+    check(assignment, g.name, reference)
+    assert "passes" in capsys.readouterr().out
+    hidden_check(assignment, g.name, reference, reference, {})
+
+
+@pytest.mark.parametrize("assignment,m", MISTAKES, ids=[f"{a}:{m.function}:{m.label}" for a, m in MISTAKES])
+def test_each_mistake_is_caught_and_named(assignment, m):
+    message = diagnose(assignment, m.function, m.fn)
+    assert message is not None, f"the visible check accepts the mistake {m.label!r}"
+    assert m.label in message, f"the check did not name {m.label!r}; it said:\n{message}"
+    with pytest.raises(CheckFailed, match="not right yet"):
+        check(assignment, m.function, m.fn)
+
+
+def test_unimplemented_function_reports_not_implemented():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+    with pytest.raises(NotImplementedError):
+        check("02_ddpm", "q_sample", stub)
+
+
+def test_dependency_failure_skips_instead_of_cascading(capsys):
+    from solutions import ddpm
+    broken_p_sample = lambda *a, **k: torch.zeros(1)
+    check("02_ddpm", "ddpm_sample", ddpm.ddpm_sample, deps={"p_sample": broken_p_sample})
+    assert "skipped because p_sample" in capsys.readouterr().out
+
+
+def test_wrong_dtype_output_is_reported_with_both_dtypes():
+    from solutions import ddpm
+    message = diagnose("02_ddpm", "compute_alpha_bar", lambda betas: ddpm.compute_alpha_bar(betas).double())
+    assert "torch.float32" in message and "torch.float64" in message

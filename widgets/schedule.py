@@ -1,0 +1,69 @@
+"""Schedule explorer: how the choice of betas shapes alpha_bar_t and the log-SNR."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ._plumbing import (Panel, check_returned, dropdown, float_slider, fn_label, int_slider,
+                        require_callable, require_function_dict, to_numpy)
+
+
+def log_snr(alpha_bar: np.ndarray) -> np.ndarray:
+    """log(alpha_bar / (1 - alpha_bar)) in float64; nan where it is infinite (plotly leaves a gap)."""
+    ab = np.asarray(alpha_bar, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(ab) - np.log1p(-ab)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def schedule_explorer(schedules: dict[str, Callable], compute_alpha_bar: Callable, *,
+                      T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Panel:
+    """Sliders for schedule type, T and the beta range; plots beta_t, alpha_bar_t and log-SNR_t.
+
+    schedules: name -> ``fn(T, beta_start, beta_end) -> betas (T,) float32``. A schedule
+        without a beta range (cosine) is wrapped by the caller to ignore those two arguments.
+    compute_alpha_bar: ``fn(betas (T,)) -> alpha_bar (T,) float32``.
+    Returns a Panel with controls "schedule", "T", "beta_start", "beta_end".
+    """
+    schedules = require_function_dict(schedules, "schedules")
+    require_callable(compute_alpha_bar, "compute_alpha_bar")
+
+    controls = {
+        "schedule": dropdown("schedule", schedules),
+        "T": int_slider("T (steps)", T, 10, 1000, 10),
+        "beta_start": float_slider("beta_start", beta_start, 1e-5, 0.01, 1e-5, ".5f"),
+        "beta_end": float_slider("beta_end", beta_end, 0.001, 0.1, 0.001, ".3f"),
+    }
+
+    fig = go.FigureWidget(make_subplots(rows=1, cols=3, subplot_titles=(
+        "beta_t", "alpha_bar_t = prod (1 - beta_s), s <= t", "log-SNR_t = log(alpha_bar / (1 - alpha_bar))")))
+    for col in (1, 2, 3):  # one line per panel; data filled in by update()
+        fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="lines", showlegend=False, row=1, col=col)
+        fig.update_xaxes(title_text="t (0-based)", row=1, col=col)
+    fig.update_yaxes(range=[-0.02, 1.02], row=1, col=2)
+    fig.update_layout(height=360, margin=dict(t=80, l=40, r=20, b=40))
+
+    def update() -> None:
+        name, n = controls["schedule"].value, controls["T"].value
+        b0, b1 = controls["beta_start"].value, controls["beta_end"].value
+        label = fn_label(schedules[name], f"schedule {name!r}")
+        betas = check_returned(label, schedules[name](n, b0, b1), (n,))               # (T,)
+        if float(betas.min()) < 0 or float(betas.max()) > 1:
+            raise ValueError(f"{label} returned betas outside [0, 1] "
+                             f"(min {float(betas.min()):.4g}, max {float(betas.max()):.4g})")
+        alpha_bar = check_returned(fn_label(compute_alpha_bar, "compute_alpha_bar"),
+                                   compute_alpha_bar(betas), (n,))                    # (T,)
+        t = np.arange(n, dtype=np.float64)
+        ys = (to_numpy(betas), to_numpy(alpha_bar), log_snr(to_numpy(alpha_bar)))
+        with fig.batch_update():
+            for trace, y in zip(fig.data, ys):
+                trace.x, trace.y = t, y
+            fig.layout.title.text = (f"schedule = {name}, T = {n}, "
+                                     f"beta_start = {b0:.5f}, beta_end = {b1:.3f}")
+
+    return Panel(fig, controls, update, rows=[["schedule", "T"], ["beta_start", "beta_end"]])
