@@ -93,7 +93,8 @@ def posterior_mean_variance(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
     ### BEGIN SOLUTION
     view = (-1, *([1] * (x_t.ndim - 1)))
     alpha_bar_prev = torch.cat([torch.ones(1), alpha_bar[:-1]])
-    beta, ab, ab_prev = betas[t].reshape(view), alpha_bar[t].reshape(view), alpha_bar_prev[t].reshape(view)
+    ab, ab_prev = alpha_bar[t].reshape(view), alpha_bar_prev[t].reshape(view)
+    beta = 1 - ab / ab_prev  # = betas[t], but rounded consistently with alpha_bar (exactly 1 - ab at t = 0)
     mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + (1 - beta).sqrt() * (1 - ab_prev) / (1 - ab) * x_t
     variance = (1 - ab_prev) / (1 - ab) * beta
     return mean, variance

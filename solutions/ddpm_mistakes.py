@@ -10,7 +10,7 @@ mistake = registry()
 
 
 @mistake("compute_alpha_bar", "alpha instead of alpha_bar",
-         "alpha_bar[t] is the running product of (1 - beta) up to t, not 1 - beta[t] alone.")
+         "alpha_bar[t] is the running product of (1 - beta) up to t, not 1 - beta[t] alone.", showcase=True)
 def alpha_not_cumulative(betas):
     return 1.0 - betas
 
@@ -32,21 +32,21 @@ def cosine_shifted(T, s=0.008, max_beta=0.999):
 
 
 @mistake("q_sample", "missing square root",
-         "The mean is sqrt(alpha_bar_t) x0 and the standard deviation sqrt(1 - alpha_bar_t): take square roots of both.")
+         "The mean is sqrt(alpha_bar_t) x0 and the standard deviation sqrt(1 - alpha_bar_t): take square roots of both.", showcase=True)
 def q_sample_no_sqrt(x0, t, alpha_bar, noise):
     a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
     return a * x0 + (1 - a) * noise
 
 
 @mistake("q_sample", "off-by-one in t",
-         "Time is 0-based here: use alpha_bar[t], not alpha_bar[t - 1] (the paper's step k is our t = k - 1).")
+         "Time is 0-based here: use alpha_bar[t], not alpha_bar[t - 1] (the paper's step k is our t = k - 1).", showcase=True)
 def q_sample_off_by_one(x0, t, alpha_bar, noise):
     a = alpha_bar[t - 1].reshape(-1, *([1] * (x0.ndim - 1)))
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
 @mistake("q_sample", "(B,) vs (B, 1) broadcasting",
-         "alpha_bar[t] has shape (B,); reshape it to (B, 1, ...) so it scales each sample, not each coordinate.")
+         "alpha_bar[t] has shape (B,); reshape it to (B, 1, ...) so it scales each sample, not each coordinate.", showcase=True)
 def q_sample_broadcast(x0, t, alpha_bar, noise):
     a = alpha_bar[t]  # (B,): lines up with the last data dimension, not with the batch
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
@@ -82,7 +82,7 @@ def posterior_beta_variance(x0, x_t, t, betas, alpha_bar):
 
 
 @mistake("p_sample", "noise added at the last step",
-         "At t = 0 the step returns the posterior mean: adding noise there leaves visible noise in the samples.")
+         "At t = 0 the step returns the posterior mean: adding noise there leaves visible noise in the samples.", showcase=True)
 def p_sample_noise_at_zero(model, x_t, t, betas, alpha_bar, noise):
     t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)
     eps = model(x_t, t_batch)

@@ -17,11 +17,12 @@ class Mistake:
     label: str      # short name shown to the learner
     hint: str       # what to change
     fn: Callable
+    showcase: bool = False  # graded end to end with the real nbgrader in the tests
 
     def source(self) -> str:
         """The wrong function's source, decorator removed and renamed to the graded name."""
         lines = textwrap.dedent(inspect.getsource(self.fn)).splitlines()
-        body = [ln for ln in lines if not ln.startswith("@")]
+        body = lines[next(i for i, ln in enumerate(lines) if ln.startswith("def ")):]  # drop the decorator
         body[0] = body[0].replace(f"def {self.fn.__name__}(", f"def {self.function}(", 1)
         return "\n".join(body) + "\n"
 
@@ -30,9 +31,9 @@ def registry():
     """``mistake = registry()`` gives a decorator; ``mistake.all`` lists what it registered."""
     found: list[Mistake] = []
 
-    def mistake(function: str, label: str, hint: str):
+    def mistake(function: str, label: str, hint: str, showcase: bool = False):
         def register(fn):
-            found.append(Mistake(function, label, hint, fn))
+            found.append(Mistake(function, label, hint, fn, showcase))
             return fn
         return register
 

@@ -57,3 +57,10 @@ def test_wrong_dtype_output_is_reported_with_both_dtypes():
     from solutions import ddpm
     message = diagnose("02_ddpm", "compute_alpha_bar", lambda betas: ddpm.compute_alpha_bar(betas).double())
     assert "torch.float32" in message and "torch.float64" in message
+
+
+@pytest.mark.parametrize("assignment,m", MISTAKES, ids=[f"{a}:{m.function}:{m.label}" for a, m in MISTAKES])
+def test_mistake_source_is_a_standalone_definition_of_the_graded_name(assignment, m):
+    namespace = {}
+    exec("import torch\n" + m.source(), namespace)
+    assert callable(namespace[m.function])

@@ -14,7 +14,7 @@ from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_labe
 
 def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | None = None, *,
                             num_steps: int = 20, max_steps: int = 100, interval_ms: int = 80) -> Panel:
-    """Play a sampler's trajectory frame by frame, from x_{T-1} ~ N(0, I) (frame 0) to x_0 (frame S).
+    """Play a sampler's trajectory frame by frame, from pure noise (frame 0) to samples (frame S).
 
     samplers: name -> ``fn(num_steps) -> trajectory (S+1, N, 2) float32``. A sampler may ignore
         num_steps (DDPM always takes T steps); the frame range follows the trajectory it returns,

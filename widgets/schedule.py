@@ -5,7 +5,6 @@ from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
 from ._plumbing import (Panel, check_returned, dropdown, float_slider, fn_label, int_slider,

@@ -1,0 +1,46 @@
+# Two commands for everyone: `make lab` (learners) and `make test` (everything is checked).
+# Both create the local virtual environment .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: lab test venv release build bench voila clean-grading help
+
+help:
+	@echo "make lab      set up (if needed) and open the course in JupyterLab"
+	@echo "make test     set up (if needed) and run every test"
+	@echo "make release  rebuild instructor notebooks and regenerate the student notebooks (nbgrader)"
+	@echo "make bench    print the time and speed budgets"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build; installing it first keeps pip from choosing a CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m jupyter labextension list 2>&1 | grep -q nbgrader || (echo "nbgrader lab extension missing" && false)
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course
+
+test: $(STAMP)
+	bash scripts/ensure-browser.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+build: $(STAMP)
+	$(PY) -m autograder build
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean-grading:
+	rm -rf autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db
