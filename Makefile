@@ -30,7 +30,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course
 
 test: $(STAMP)
-	bash scripts/ensure-browser.sh
+	bash scripts/ensure-system-deps.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 build: $(STAMP)

@@ -1,0 +1,30 @@
+"""Run every ``bench/bench_*.py`` (or the ones named) and print their figures.
+
+Each module has ``main() -> None`` that prints a small table. Benchmarks measure; they do not
+assert, so a slow machine gives a slow figure rather than a flaky failure.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    available = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    chosen = argv or available
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; available: {available}", file=sys.stderr)
+        return 2
+    for name in chosen:
+        print(f"\n=== {name} ===", flush=True)
+        start = time.perf_counter()
+        importlib.import_module(f"bench.bench_{name}").main()
+        print(f"({name}: {time.perf_counter() - start:.1f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,93 @@
+"""course/ is exactly what the pipeline generates, and it carries no solutions or hidden tests.
+
+One source of truth: each solution cell of an instructor notebook is the verbatim source of the
+reference function in solutions/, and the student notebooks are `nbgrader generate_assignment`'s
+output for those instructor notebooks.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+
+import nbformat
+import pytest
+import torch
+
+from autograder import SOURCE, STUDENT_COURSE, TEMPLATES
+from autograder.build import assignments, build, function_source, graded_functions
+from autograder.course import ScratchCourse
+from coursekit.checking import FIXTURES, describe_mismatch
+
+ASSIGNMENTS = assignments()
+
+
+def notebook_json(path) -> dict:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell.pop("outputs", None), cell.pop("execution_count", None)
+    return nb
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_instructor_notebooks_and_fixture_are_rebuilt_identically(assignment, tmp_path):
+    rebuilt = build(assignment, source_root=tmp_path / "source", fixtures_root=tmp_path / "fixtures")
+    for path in rebuilt:
+        committed = SOURCE / assignment / path.name
+        assert committed.exists(), f"{committed} is missing: run `make release`"
+        assert notebook_json(path) == notebook_json(committed), f"{committed} is stale: run `make release`"
+    fresh = torch.load(tmp_path / "fixtures" / f"{assignment}.pt", weights_only=True)
+    stored = torch.load(FIXTURES / f"{assignment}.pt", weights_only=True)
+    assert fresh.keys() == stored.keys()
+    for name in fresh:
+        assert describe_mismatch(stored[name]["expected"], fresh[name]["expected"]) is None, \
+            f"fixture for {name} is stale: run `make release`"
+        assert [m["label"] for m in stored[name]["mistakes"]] == [m["label"] for m in fresh[name]["mistakes"]]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_cells_are_the_reference_source(assignment):
+    for template in sorted((TEMPLATES / assignment).glob("*.py")):
+        nb = nbformat.read(SOURCE / assignment / f"{template.stem}.ipynb", as_version=4)
+        cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+        for g in graded_functions(template):
+            assert cells[g.name] == function_source(g.module, g.name).rstrip("\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_notebooks_are_nbgraders_release(assignment, tmp_path):
+    course = ScratchCourse(tmp_path, [assignment])
+    released = course.release_notebooks(assignment)
+    assert released
+    committed = sorted((STUDENT_COURSE / assignment).glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in released]
+    for fresh, stored in zip(released, committed):
+        assert notebook_json(fresh) == notebook_json(stored), f"{stored} is stale: run `make release`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_notebooks_hold_no_solutions_or_hidden_tests(assignment):
+    for path in sorted((STUDENT_COURSE / assignment).glob("*.ipynb")):
+        text = path.read_text()
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "_reference_", "hidden_check"):
+            assert marker not in text, f"{path} contains {marker!r}"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                assert "raise NotImplementedError()" in cell.source, f"{path}: solution cell not cleared"
+        # No line of any solution body survives in the student notebook.
+        for template in sorted((TEMPLATES / assignment).glob("*.py")):
+            for g in graded_functions(template):
+                body = function_source(g.module, g.name).split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+                for line in (ln.strip() for ln in body.splitlines()):
+                    if len(line) > 25:
+                        assert line not in text, f"{path} leaks solution line {line!r} of {g.name}"
+
+
+def test_student_release_does_not_import_solutions():
+    for path in STUDENT_COURSE.rglob("*.ipynb"):
+        if "explorers" in path.parts:
+            continue
+        assert "solutions" not in "".join(c.source for c in nbformat.read(path, as_version=4).cells
+                                          if c.cell_type == "code"), f"{path} imports solutions"
