@@ -91,3 +91,16 @@ def test_student_release_does_not_import_solutions():
             continue
         assert "solutions" not in "".join(c.source for c in nbformat.read(path, as_version=4).cells
                                           if c.cell_type == "code"), f"{path} imports solutions"
+
+
+def test_committed_notebooks_have_no_outputs_or_widget_state():
+    """Notebooks in git diff cleanly: no outputs, no execution counts, no saved widget state."""
+    from autograder import REPO_ROOT
+    for path in [*STUDENT_COURSE.rglob("*.ipynb"), *SOURCE.rglob("*.ipynb")]:
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = json.loads(path.read_text())
+        assert "widgets" not in nb.get("metadata", {}), f"{path.relative_to(REPO_ROOT)} stores widget state"
+        for cell in nb["cells"]:
+            assert not cell.get("outputs") and not cell.get("execution_count"), \
+                f"{path.relative_to(REPO_ROOT)} stores outputs: clear them before committing"
