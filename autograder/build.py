@@ -150,7 +150,7 @@ def build_fixture(assignment: str, graded: list[Graded]) -> dict:
             pass
     for g in graded:
         reference = getattr(importlib.import_module(f"solutions.{g.module}"), g.name)
-        inputs = [case_inputs(assignment, g.name, seed) for seed in VISIBLE_SEEDS]
+        inputs = [case_inputs(assignment, g.name, seed, module=g.module) for seed in VISIBLE_SEEDS]
         expected = []
         for seed, kwargs in zip(VISIBLE_SEEDS, inputs):
             kind, value = run(reference, kwargs)
@@ -164,7 +164,8 @@ def build_fixture(assignment: str, graded: list[Graded]) -> dict:
                 kind, value = run(m.fn, kwargs)
                 outcomes.append({"kind": kind, "value": type(value).__name__ if kind == "raises" else value})
             entries.append({"label": m.label, "hint": m.hint, "outcomes": outcomes})
-        fixture[g.name] = {"seeds": list(VISIBLE_SEEDS), "expected": expected, "mistakes": entries}
+        fixture[g.name] = {"module": g.module, "seeds": list(VISIBLE_SEEDS), "expected": expected,
+                           "mistakes": entries}
     return fixture
 
 

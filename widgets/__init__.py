@@ -9,6 +9,7 @@ from .forward import forward_noising_explorer
 from .mixture import mixture_eps_model, ring_means, sample_mixture
 from .reverse import reverse_sampling_player
 from .schedule import schedule_explorer
+from .vi import elbo_explorer
 
 __all__ = [
     "Panel",
@@ -18,4 +19,5 @@ __all__ = [
     "mixture_eps_model",
     "ring_means",
     "sample_mixture",
+    "elbo_explorer",
 ]
