@@ -1,0 +1,57 @@
+"""Seeded inputs for the graded functions of 06_normalizing_flows (one function per graded name).
+
+Seeds 0 and 1 are the visible checks, 2-4 the hidden ones. The fields are ``ToyField``s:
+nonlinear, with full Jacobians and a strong time dependence, so that a wrong time grid, a
+wrong stage time or a sum over all Jacobian entries changes the numbers.
+"""
+from __future__ import annotations
+
+import torch
+
+from coursekit.vector_fields import ToyField, standard_normal_log_prob
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# (num_steps, t0, t1, dim, return_trajectory) per seed; seed 1 uses 3-D points and a sub-interval.
+_SOLVER_SETUPS = {
+    0: (4, 0.0, 1.0, 2, True),
+    1: (3, 0.25, 0.85, 3, False),
+    2: (5, 0.0, 0.6, 2, True),
+    3: (2, 0.1, 1.0, 3, False),
+    4: (6, 0.0, 1.0, 2, True),
+}
+
+
+def _solver_case(seed: int, offset: int) -> dict:
+    num_steps, t0, t1, dim, trajectory = _SOLVER_SETUPS[seed]
+    g = _gen(offset + seed)
+    return {"v": ToyField(offset + seed, dim=dim), "x0": torch.randn(5 - seed % 2, dim, generator=g),
+            "num_steps": num_steps, "t0": t0, "t1": t1, "return_trajectory": trajectory}
+
+
+def euler_integrate(seed: int) -> dict:
+    return _solver_case(seed, 100)
+
+
+def rk4_integrate(seed: int) -> dict:
+    return _solver_case(seed, 200)
+
+
+def divergence(seed: int) -> dict:
+    g = _gen(300 + seed)
+    x = torch.randn(6, 2, generator=g)
+    # even seeds: one float time for all points; odd seeds: one time per point, shape (N,)
+    t = [0.3, None, 0.9, None, 0.0][seed] if seed % 2 == 0 else torch.rand(6, generator=g)
+    return {"v": ToyField(300 + seed), "x": x, "t": t}
+
+
+def log_density(seed: int) -> dict:
+    g = _gen(400 + seed)
+    x0 = torch.randn(5, 2, generator=g)
+    num_steps, t1, method = [(4, 1.0, "rk4"), (5, 0.7, "euler"), (3, 1.0, "rk4"),
+                             (6, 0.5, "euler"), (4, 0.8, "rk4")][seed]
+    return {"v": ToyField(400 + seed), "x0": x0, "log_p0": standard_normal_log_prob(x0),
+            "num_steps": num_steps, "t1": t1, "method": method}
