@@ -43,3 +43,57 @@ def check_timesteps(name: str, t, batch: int, T: int) -> None:
 def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     if a.shape != b.shape:
         raise ShapeError(f"{name_b}: expected the same shape as {name_a} {tuple(a.shape)}, got {tuple(b.shape)}")
+
+
+# ---------------------------------------------------------------- continuous (flow-matching) time
+def check_flow_times(name: str, t, batch: int) -> None:
+    """Flow-matching times: float32 of shape (batch,), values in [0, 1] (t = 0 noise, t = 1 data)."""
+    check_tensor(name, t, shape=(batch,), dtype=torch.float32)
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        raise ShapeError(f"{name}: expected finite times in [0, 1], got nan or inf")
+    if t.numel() and (float(t.min()) < 0 or float(t.max()) > 1):
+        raise ShapeError(f"{name}: expected flow-matching times in [0, 1] (t = 0 is noise, t = 1 is data), "
+                         f"got min {float(t.min()):.4g}, max {float(t.max()):.4g}")
+
+
+def check_number(name: str, value, *, low: float | None = None, high: float | None = None,
+                 high_open: bool = False, positive: bool = False) -> None:
+    """A plain number (int or float) in [low, high] (or [low, high) if high_open); > 0 if positive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    if positive and not value > 0:
+        raise ValueError(f"{name}: expected a positive number, got {value}")
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if (low is not None and value < low) or too_high:
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a number in [{low}, {high}{right}, got {value}")
+
+
+def checked_velocity(fn, name: str = "field"):
+    """Wrap a velocity field or model ``fn(x, t)`` so that a wrong output is reported by name.
+
+    The wrapped call raises a ShapeError unless ``fn`` returns a tensor with the shape of ``x``.
+    """
+    if not callable(fn):
+        raise TypeError(f"{name}: expected a function fn(x, t), got {type(fn).__name__}")
+
+    def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        out = fn(x, t)
+        if not isinstance(out, torch.Tensor):
+            raise ShapeError(f"{name} returned a {type(out).__name__}; expected a torch.Tensor "
+                             f"shaped like its input x, {tuple(x.shape)}")
+        if out.shape != x.shape:
+            raise ShapeError(f"{name} returned shape {tuple(out.shape)}; expected {tuple(x.shape)}, "
+                             f"the shape of its input x (a velocity for every coordinate)")
+        return out
+
+    return call
+
+
+def check_sigma_min(sigma_min, t: torch.Tensor | None = None) -> None:
+    """sigma_min of the OT path: a number in [0, 1). If times ``t`` are given and sigma_min = 0, they must
+    stay below 1: there sigma_t = 1 - (1 - sigma_min) t = 0 and the conditional field is undefined."""
+    check_number("sigma_min", sigma_min, low=0.0, high=1.0, high_open=True)
+    if t is not None and sigma_min == 0 and t.numel() and float(t.max()) == 1.0:
+        raise ValueError("t: with sigma_min = 0 the OT path has sigma_t = 0 at t = 1, where the "
+                         "conditional field is undefined; use times t < 1 or a positive sigma_min")
