@@ -84,7 +84,7 @@ def run(fn, inputs: dict):
 
 
 def describe_mismatch(got, want, where: str = "output") -> str | None:
-    """None if ``got`` matches ``want`` (tensors, numbers, tuples, lists); else what differs."""
+    """None if ``got`` matches ``want`` (tensors, numbers, strings, tuples, lists); else what differs."""
     if isinstance(want, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(want):
             return f"{where}: expected a {type(want).__name__} of {len(want)} items, got {type(got).__name__}" + (
@@ -108,6 +108,8 @@ def describe_mismatch(got, want, where: str = "output") -> str | None:
             err = (got - want).abs().nan_to_num(float("inf")).max().item()
             return f"{where}: values differ from the expected ones (largest difference {err:.3g})"
         return None
+    if isinstance(want, str):  # a verdict such as "the identity at initialisation" (see Harnessed)
+        return None if got == want else f"{where}: expected {want!r}, got {got!r}"
     if isinstance(want, (int, float)):
         if type(got) is torch.Tensor and got.numel() == 1:
             got = got.item()

@@ -6,6 +6,7 @@ can recognise them, and the grading tests turn each into a simulated submission.
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
@@ -20,10 +21,11 @@ class Mistake:
     showcase: bool = False  # graded end to end with the real nbgrader in the tests
 
     def source(self) -> str:
-        """The wrong function's source, decorator removed and renamed to the graded name."""
+        """The wrong function's (or class's) source, decorator removed and renamed to the graded name."""
         lines = textwrap.dedent(inspect.getsource(self.fn)).splitlines()
-        body = lines[next(i for i, ln in enumerate(lines) if ln.startswith("def ")):]  # drop the decorator
-        body[0] = body[0].replace(f"def {self.fn.__name__}(", f"def {self.function}(", 1)
+        body = lines[next(i for i, ln in enumerate(lines) if ln.startswith(("def ", "class "))):]  # drop the decorator
+        for keyword in ("def", "class"):
+            body[0] = re.sub(rf"^{keyword} {self.fn.__name__}\b", f"{keyword} {self.function}", body[0])
         return "\n".join(body) + "\n"
 
 

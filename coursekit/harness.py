@@ -1,0 +1,64 @@
+"""Check harnesses for graded ``nn.Module`` classes (see ``coursekit.checking.Harnessed``).
+
+A graded class cannot be compared by calling it: calling it builds a module. A harness does the
+rest, deterministically: build the learner's class under a fixed seed, run it as initialised
+(where zero-initialisation shows), then load seeded values into every parameter and run it again
+(where the forward pass shows). Parameter names follow the layout each docstring describes; a
+module with a different layout gets a message listing what is missing or unexpected.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ParameterLayoutError(ValueError):
+    """A module's parameters do not have the names and shapes its docstring asks for."""
+
+
+def build(cls, seed: int, **kwargs) -> nn.Module:
+    """``cls(**kwargs)`` with torch's global generator seeded, without disturbing the caller's RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = cls(**kwargs)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{getattr(cls, '__name__', cls)}(...) should build an nn.Module, got {type(module).__name__}")
+    return module
+
+
+def check_layout(module: nn.Module, layout: dict[str, tuple]) -> None:
+    """Raise ParameterLayoutError unless ``module``'s parameters are exactly ``layout`` (name -> shape)."""
+    found = {name: tuple(p.shape) for name, p in module.named_parameters()}
+    missing = [f"{n} {s}" for n, s in layout.items() if n not in found]
+    unexpected = [f"{n} {s}" for n, s in found.items() if n not in layout]
+    reshaped = [f"{n}: expected {layout[n]}, got {s}" for n, s in found.items() if n in layout and layout[n] != s]
+    if missing or unexpected or reshaped:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unexpected {', '.join(unexpected)}"] if unexpected else []) + \
+                ([f"wrong shape {'; '.join(reshaped)}"] if reshaped else [])
+        raise ParameterLayoutError(f"{type(module).__name__}: parameters differ from the layout in the docstring: "
+                                   + "; ".join(parts))
+
+
+def load_seeded(module: nn.Module, layout: dict[str, tuple], seed: int) -> nn.Module:
+    """Fill every parameter with seeded values (after checking the layout); returns ``module``.
+
+    Matrices get N(0, 1 / fan_in) entries, vectors N(0, 0.3^2), so activations stay O(1) and every
+    part of the forward pass (shifts, scales, gates) is non-trivial.
+    """
+    check_layout(module, layout)
+    g = torch.Generator().manual_seed(50_000 + seed)
+    with torch.no_grad():
+        for name in sorted(layout):
+            p = module.get_parameter(name)
+            values = torch.randn(p.shape, generator=g)
+            p.copy_(values / p.shape[-1] ** 0.5 if p.ndim >= 2 else 0.3 * values)
+    return module
+
+
+def linear(prefix: str, fan_in: int, fan_out: int, bias: bool = True) -> dict[str, tuple]:
+    """Layout entries of an ``nn.Linear(fan_in, fan_out)`` registered as ``prefix``."""
+    out = {f"{prefix}.weight": (fan_out, fan_in)}
+    if bias:
+        out[f"{prefix}.bias"] = (fan_out,)
+    return out
