@@ -157,9 +157,10 @@ def divergence_first_entry(v, x, t):
     return grad[:, 0]
 
 
-@mistake("divergence", "autograd switched off under torch.no_grad()",
-         "Checks and samplers call this under torch.no_grad(); wrap the autograd part in "
-         "`with torch.enable_grad():` so that v(x, t) records a graph to differentiate.")
+@mistake("divergence", "autograd unavailable (no_grad or a freed graph)",
+         "Checks and samplers call this under torch.no_grad(): wrap the autograd part in "
+         "`with torch.enable_grad():` so that v(x, t) records a graph to differentiate. (If the error "
+         "says the graph was freed, pass retain_graph=True to every torch.autograd.grad but the last.)")
 def divergence_no_enable_grad(v, x, t):
     v = checked_field(v, "v")
     x = x.detach().requires_grad_(True)

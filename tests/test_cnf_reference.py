@@ -222,6 +222,20 @@ def test_log_density_matches_flow_map_determinant():
     assert float(log_p1.max() - log_p1.min()) > 1  # the density really varies
 
 
+def test_closed_form_visible_cases_are_near_the_exact_answer():
+    """The second visible case of rk4_integrate and log_density uses the spiral (closed form)."""
+    from coursekit.cases import cnf as cases
+    from coursekit.checking import materialise
+    c = materialise(cases.rk4_integrate(1))
+    exact = c["v"].flow(c["x0"], c["t1"], c["t0"])
+    assert float((R.rk4_integrate(**c) - exact).abs().max()) < 2e-3
+    c = materialise(cases.log_density(1))
+    x1, log_p1 = R.log_density(**c)
+    mean, cov = pushed_gaussian(c["v"], cases.SPIRAL_MEAN0, cases.SPIRAL_COV0, c["t1"])
+    assert float((x1 - c["v"].flow(c["x0"], c["t1"])).abs().max()) < 1e-3
+    assert float((log_p1 - gaussian_log_prob(x1, mean, cov)).abs().max()) < 5e-3
+
+
 def test_fit_order_recovers_a_power_law():
     steps = [4, 8, 16, 32]
     assert R.fit_order(steps, [3.0 * (1 / n) ** 2.5 for n in steps]) == pytest.approx(2.5)
