@@ -97,3 +97,19 @@ def check_sigma_min(sigma_min, t: torch.Tensor | None = None) -> None:
     if t is not None and sigma_min == 0 and t.numel() and float(t.max()) == 1.0:
         raise ValueError("t: with sigma_min = 0 the OT path has sigma_t = 0 at t = 1, where the "
                          "conditional field is undefined; use times t < 1 or a positive sigma_min")
+
+
+def check_vp_betas(beta_min, beta_max) -> None:
+    """The linear VP schedule beta(s) = beta_min + s (beta_max - beta_min): 0 <= beta_min <= beta_max, beta_max > 0."""
+    check_number("beta_min", beta_min, low=0.0)
+    check_number("beta_max", beta_max, positive=True)
+    if beta_max < beta_min:
+        raise ValueError(f"beta_max: expected beta_max >= beta_min = {beta_min}, got {beta_max}")
+
+
+def check_ve_sigmas(sigma_min, sigma_max) -> None:
+    """The geometric VE schedule sigma(s) = sigma_min (sigma_max / sigma_min)^s: 0 < sigma_min < sigma_max."""
+    check_number("sigma_min", sigma_min, positive=True)
+    check_number("sigma_max", sigma_max, positive=True)
+    if sigma_max <= sigma_min:
+        raise ValueError(f"sigma_max: expected sigma_max > sigma_min = {sigma_min}, got {sigma_max}")
