@@ -1,0 +1,195 @@
+"""A 2-D point robot that must reach a goal around an obstacle (assignment 03_diffusion_policy).
+
+The table is the square [0, 100] x [0, 100] (think of the units as centimetres). The robot starts
+near the bottom, the goal is at the top, and a round obstacle sits in between:
+
+    START = (50, 10),  GOAL = (50, 90),  obstacle: centre (50, 50), radius 15.
+
+Observations are the robot's position (2-D); actions are **position commands** (the next position
+to move to), as in Diffusion Policy's Push-T task. One environment step moves the robot towards the
+commanded position by at most ``MAX_STEP``; a move whose segment would enter the obstacle is
+blocked (the robot stays where it is). An episode succeeds when the robot gets within
+``GOAL_RADIUS`` of the goal.
+
+The scripted expert flips a (seeded) coin to go around the obstacle on the left or on the right,
+then follows a smooth arc at a constant speed: the demonstrations are **bimodal**. The mean of the
+two modes goes straight into the obstacle, which is why a regression policy fails here.
+
+Everything is a pure function of tensors (no hidden state), batched over robots: ``step(pos (B, 2),
+action (B, 2)) -> pos (B, 2)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from coursekit.validate import ShapeError, check_tensor
+
+START = (50.0, 10.0)
+GOAL = (50.0, 90.0)
+OBSTACLE = (50.0, 50.0)
+OBSTACLE_RADIUS = 15.0
+GOAL_RADIUS = 5.0
+MAX_STEP = 4.0
+WORKSPACE = (0.0, 100.0)
+
+
+# ----------------------------------------------------------------------------- environment
+def step(pos: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """One environment step for a batch of robots: (B, 2) positions and (B, 2) commands -> (B, 2).
+
+    The robot moves towards the commanded position by at most MAX_STEP; if that move's segment
+    would enter the obstacle, the robot stays put. Positions stay on the table [0, 100]^2.
+    """
+    check_tensor("pos", pos, shape=(None, 2), dtype=torch.float32)
+    check_tensor("action", action, shape=(pos.shape[0], 2), dtype=torch.float32)
+    delta = action - pos                                                        # (B, 2)
+    length = delta.norm(dim=1, keepdim=True)                                    # (B, 1)
+    delta = delta * (MAX_STEP / length.clamp(min=MAX_STEP))                     # at most MAX_STEP long
+    proposed = (pos + delta).clamp(*WORKSPACE)                                  # (B, 2)
+    blocked = segment_hits_obstacle(pos, proposed)                              # (B,)
+    return torch.where(blocked[:, None], pos, proposed)
+
+
+def segment_hits_obstacle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Does the segment from a (B, 2) to b (B, 2) pass inside the obstacle? (B,) bool."""
+    centre = torch.tensor(OBSTACLE)
+    ab, ac = b - a, centre - a                                                  # (B, 2)
+    u = ((ac * ab).sum(1) / (ab * ab).sum(1).clamp(min=1e-12)).clamp(0, 1)      # (B,) closest point
+    closest = a + u[:, None] * ab
+    return (closest - centre).norm(dim=1) < OBSTACLE_RADIUS
+
+
+# ----------------------------------------------------------------------------- expert demonstrations
+@dataclass
+class Demos:
+    """Demonstrations stored end to end, as in Diffusion Policy's replay buffer.
+
+    obs: (N, 2) positions; actions: (N, 2) position commands (actions[k] is what the expert
+    commanded at obs[k]); episode_ends: (E,) int64, the cumulative end index of each episode
+    (episode e is rows episode_ends[e-1] .. episode_ends[e] - 1); sides: (E,) int64, -1 left, +1 right.
+    """
+    obs: torch.Tensor
+    actions: torch.Tensor
+    episode_ends: torch.Tensor
+    sides: torch.Tensor
+
+    def episode(self, e: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(obs (L, 2), actions (L, 2)) of episode e."""
+        start = 0 if e == 0 else int(self.episode_ends[e - 1])
+        end = int(self.episode_ends[e])
+        return self.obs[start:end], self.actions[start:end]
+
+
+def expert_path(start: torch.Tensor, side: int, width: float, speed: float, hold: int = 3) -> torch.Tensor:
+    """Positions (L + 1, 2) of one expert episode: an arc from ``start`` to GOAL around the obstacle.
+
+    x(u) = x0 + (GOAL_x - x0) u + side * width * sin(pi u), y(u) = y0 + (GOAL_y - y0) u, u in [0, 1],
+    resampled at constant ``speed`` (units per step), then ``hold`` steps waiting at the goal.
+    """
+    u = torch.linspace(0, 1, 801, dtype=torch.float64)
+    x0, y0 = float(start[0]), float(start[1])
+    curve = torch.stack([x0 + (GOAL[0] - x0) * u + side * width * torch.sin(math.pi * u),
+                         y0 + (GOAL[1] - y0) * u], dim=1)                       # (801, 2)
+    arc = torch.cat([torch.zeros(1, dtype=torch.float64), (curve[1:] - curve[:-1]).norm(dim=1).cumsum(0)])
+    stops = torch.arange(0.0, float(arc[-1]), speed, dtype=torch.float64)
+    stops = torch.cat([stops, arc[-1:].expand(hold + 1)])                      # end exactly at the goal
+    idx = torch.searchsorted(arc, stops).clamp(1, len(arc) - 1)
+    w = ((stops - arc[idx - 1]) / (arc[idx] - arc[idx - 1])).clamp(0, 1)[:, None]
+    return (curve[idx - 1] + w * (curve[idx] - curve[idx - 1])).float()
+
+
+def expert_demos(num_episodes: int, generator: torch.Generator) -> Demos:
+    """num_episodes scripted demonstrations; each flips a fair coin for left or right.
+
+    Start positions are jittered around START, the arc's width (how far it swings out) is drawn
+    from [26, 32] and the speed from [2.6, 3.4] units per step, so episodes differ in length.
+    """
+    obs, actions, ends, sides = [], [], [], []
+    for _ in range(num_episodes):
+        side = 1 if float(torch.rand((), generator=generator)) < 0.5 else -1
+        start = torch.tensor(START) + torch.tensor([6.0, 4.0]) * (torch.rand(2, generator=generator) - 0.5)
+        width = 26.0 + 6.0 * float(torch.rand((), generator=generator))
+        speed = 2.6 + 0.8 * float(torch.rand((), generator=generator))
+        path = expert_path(start, side, width, speed)                           # (L + 1, 2)
+        obs.append(path[:-1])
+        actions.append(path[1:])                                                # command: the next position
+        ends.append((ends[-1] if ends else 0) + len(path) - 1)
+        sides.append(side)
+    return Demos(torch.cat(obs), torch.cat(actions), torch.tensor(ends, dtype=torch.int64),
+                 torch.tensor(sides, dtype=torch.int64))
+
+
+def start_positions(n: int, generator: torch.Generator) -> torch.Tensor:
+    """n start positions (n, 2), jittered around START like the demonstrations'."""
+    return torch.tensor(START) + torch.tensor([6.0, 4.0]) * (torch.rand(n, 2, generator=generator) - 0.5)
+
+
+# ----------------------------------------------------------------------------- normalisation
+class Normalizer:
+    """Per-dimension min/max scaling of positions to [-1, 1] (Diffusion Policy's "limits" mode).
+
+    Fitted once on the demonstrations (observations and actions share one space, positions).
+    """
+
+    def __init__(self, low: torch.Tensor, high: torch.Tensor):
+        check_tensor("low", low, ndim=1)
+        check_tensor("high", high, shape=tuple(low.shape))
+        self.low, self.high = low.float(), high.float()
+
+    @classmethod
+    def fit(cls, *data: torch.Tensor) -> "Normalizer":
+        """From (..., D) tensors: the min and max of each of the D dimensions over all of them."""
+        flat = torch.cat([d.reshape(-1, d.shape[-1]) for d in data])
+        return cls(flat.min(0).values, flat.max(0).values)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * (x - self.low) / (self.high - self.low) - 1
+
+    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x + 1) / 2 * (self.high - self.low) + self.low
+
+
+# ----------------------------------------------------------------------------- evaluation
+def outcome(path: torch.Tensor) -> dict:
+    """Measures of closed-loop rollouts: path (B, S, 2) positions, start included.
+
+    success: (B,) bool, the robot got within GOAL_RADIUS of the goal;
+    side: (B,) int64, the side on which it passed the obstacle's centre line y = 50
+      (-1 left, +1 right, 0 never got past it, e.g. stuck against the obstacle).
+    """
+    check_tensor("path", path, shape=(None, None, 2))
+    goal = torch.tensor(GOAL)
+    success = ((path - goal).norm(dim=-1) < GOAL_RADIUS).any(dim=1)
+    crossed = path[..., 1] >= OBSTACLE[1]                                       # (B, S)
+    first = crossed.float().argmax(dim=1)                                       # first step at or past y = 50
+    x_there = path[torch.arange(len(path)), first, 0]
+    side = torch.where(x_there < OBSTACLE[0], -1, 1)
+    side = torch.where(crossed.any(dim=1), side, torch.zeros_like(side))
+    return {"success": success, "side": side}
+
+
+def summary(path: torch.Tensor) -> dict:
+    """Success rate and the fractions of rollouts passing left / right (floats)."""
+    out = outcome(path)
+    n = len(path)
+    return {"success": float(out["success"].float().mean()),
+            "left": float((out["side"] == -1).sum()) / n,
+            "right": float((out["side"] == 1).sum()) / n}
+
+
+def check_horizons(To: int, Tp: int, Ta: int) -> None:
+    """Observation, prediction and action horizons: To >= 1, Ta >= 1 and To - 1 + Ta <= Tp.
+
+    The chunk predicted at time t covers steps t - To + 1 .. t - To + Tp; the executed actions
+    t .. t + Ta - 1 (chunk indices To - 1 .. To + Ta - 2) must lie inside it.
+    """
+    for name, value in (("To", To), ("Tp", Tp), ("Ta", Ta)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    if To - 1 + Ta > Tp:
+        raise ShapeError(f"Ta: the executed actions (chunk indices To-1 .. To+Ta-2 = {To - 1} .. {To + Ta - 2}) "
+                         f"must fit in the predicted chunk of Tp = {Tp} steps; expected Ta <= Tp - To + 1 = "
+                         f"{Tp - To + 1}, got Ta = {Ta}")
