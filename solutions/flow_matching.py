@@ -89,7 +89,7 @@ def ot_conditional_field(x: torch.Tensor, x1: torch.Tensor, t: torch.Tensor, sig
 def cfm_loss(model, x1: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, sigma_min: float = 0.0) -> torch.Tensor:
     """The conditional flow matching loss for the OT path, on one batch:
 
-        mean over all entries of (model(x_t, t) - u_t(x_t | x1))^2,  x_t = ot_path_sample(x1, t, eps, sigma_min).
+        mean over all entries of (model(x_t, t) - u_t(x_t | x1))^2,  with x_t from ot_path_sample (same arguments).
 
     At x_t the OT target simplifies to u_t(x_t | x1) = x1 - (1 - sigma_min) eps (no division).
     ``model(x_t, t)`` returns a velocity shaped like x_t. Returns a scalar tensor.
@@ -135,7 +135,7 @@ def fm_cfm_gradients(model: torch.nn.Module, data: torch.Tensor, index: torch.Te
                      eps: torch.Tensor, sigma_min: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradients of the FM and the CFM losses with respect to the model's parameters, on one batch.
 
-    The batch: x1 = data[index], x_t = ot_path_sample(x1, t, eps, sigma_min). Both losses are means
+    The batch: x1 = data[index] and x_t from ``ot_path_sample`` (x1, t, eps, sigma_min). Both losses are means
     over all entries of (model(x_t, t) - target)^2; the FM target is the exact marginal field
     ``marginal_vector_field(x_t, t, data, sigma_min)``, the CFM loss is ``cfm_loss``.
     Returns (grad_fm, grad_cfm), each the parameter gradients flattened and concatenated in the
