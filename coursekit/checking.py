@@ -104,6 +104,9 @@ def describe_mismatch(got, want, where: str = "output") -> str | None:
                 return (f"{where}: expected shape {tuple(want.shape)}, got {tuple(got.shape)} "
                         f"(same number of entries: a reshape or broadcasting problem?)")
             return f"{where}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+        if not (want.is_floating_point() or want.is_complex()):  # bool and integer tensors: exact
+            wrong = int((got != want).sum())
+            return f"{where}: {wrong} of {want.numel()} entries differ from the expected ones" if wrong else None
         if not torch.allclose(got, want, atol=ATOL, rtol=RTOL, equal_nan=False):
             err = (got - want).abs().nan_to_num(float("inf")).max().item()
             return f"{where}: values differ from the expected ones (largest difference {err:.3g})"

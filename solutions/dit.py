@@ -185,9 +185,10 @@ def guided_eps(model, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, w: floa
 
 
 # ----------------------------------------------------------------------------- provided helpers
-def cosine_alpha_bar(T: int, s: float = 0.008, min_alpha_bar: float = 1e-3) -> torch.Tensor:
+def cosine_alpha_bar(T: int, s: float = 0.008, min_alpha_bar: float = 1e-2) -> torch.Tensor:
     """alpha_bar[t] = f((t + 1) / T) / f(0), f(u) = cos^2((u + s) / (1 + s) * pi / 2), 0-based t (Nichol &
-    Dhariwal 2021), floored at min_alpha_bar so that the last step stays invertible. (T,) float32."""
+    Dhariwal 2021), floored at min_alpha_bar: DDIM divides by sqrt(alpha_bar), and with a handful of steps a
+    floor of 1e-2 keeps the first step from amplifying the model's errors. (T,) float32."""
     u = (torch.arange(1, T + 1, dtype=torch.float64) / T + s) / (1 + s)
     return (torch.cos(u * math.pi / 2) ** 2 / math.cos(s / (1 + s) * math.pi / 2) ** 2).clamp(min=min_alpha_bar).float()
 
