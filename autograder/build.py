@@ -88,17 +88,24 @@ def reference_source(g: Graded, graded_names: set[str]) -> str:
 
 
 def test_cell_source(assignment: str, g: Graded, by_name: dict[str, Graded]) -> str:
+    """The locked test cell: hidden recording first, then the visible check.
+
+    The hidden block inlines only the references of the graded functions ``g`` calls (to stand in
+    for the learner's versions) and records what the learner's ``g`` returns on every grading
+    case; the verdict is computed outside the learner's kernel (``autograder.grading.verdict``).
+    The reference of ``g`` itself never enters the learner's kernel.
+    """
     deps_arg = ", deps={" + ", ".join(f'"{d}": {d}' for d in g.deps) + "}" if g.deps else ""
-    references = "\n\n".join(reference_source(by_name[n], set(by_name)) for n in [g.name, *g.deps])
+    references = "".join(reference_source(by_name[n], set(by_name)) + "\n" for n in g.deps)
     substitute = "{" + ", ".join(f'"{d}": _reference_{d}' for d in g.deps) + "}"
     return (
         f"# Checks for {g.name} ({g.points} point{'s' * (g.points != 1)}). Grading also runs hidden tests here.\n"
-        f'check("{g.name}", {g.name}{deps_arg})\n'
         "### BEGIN HIDDEN TESTS\n"
-        f"{references}\n"
-        "from coursekit.grading import hidden_check\n"
-        f'hidden_check("{assignment}", "{g.name}", {g.name}, _reference_{g.name}, globals(), {substitute})\n'
-        "### END HIDDEN TESTS"
+        f"{references}"
+        "from coursekit.grading import record_outputs\n"
+        f'record_outputs("{assignment}", "{g.name}", globals(), {substitute}, module="{g.module}")\n'
+        "### END HIDDEN TESTS\n"
+        f'check("{g.name}", {g.name}{deps_arg})'
     )
 
 
