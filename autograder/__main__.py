@@ -1,4 +1,4 @@
-"""``python -m autograder <command>``: build, release."""
+"""``python -m autograder <command>``: build, release, grade."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,14 @@ def main(argv=None) -> int:
     b.add_argument("assignments", nargs="*")
     r = sub.add_parser("release", help="build, then nbgrader generate_assignment, then copy into course/")
     r.add_argument("assignments", nargs="*")
+    g = sub.add_parser("grade", help="collect, autograde (sandboxed, parallel), feedback and export one assignment")
+    from autograder.grading import command as grade_command
+    grade_command.add_arguments(g)
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        if args.assignment not in build_mod.assignments() and not (args.root / "source" / args.assignment).is_dir():
+            parser.error(f"unknown assignment {args.assignment!r}; known: {', '.join(build_mod.assignments())}")
+        return grade_command.main(args)
     names = args.assignments or build_mod.assignments()
     for name in names:
         if name not in build_mod.assignments():

@@ -11,3 +11,7 @@
 - :mod:`.status`, :mod:`.export`: the per-submission ledger (GRADED / FAILED / MISSING) and the CSV.
 - :mod:`.command`: the instructor command that ties it together.
 """
+
+#: The mime type of a grading record (``coursekit.grading.RECORD_MIME``; repeated here so that
+#: loading nbgrader_config.py does not import torch).
+RECORD_MIME = "application/vnd.coursekit.grading-record+json"

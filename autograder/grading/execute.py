@@ -24,7 +24,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from autograder.grading.sandbox import Sandbox, SandboxKernelManager
-from coursekit.grading import RECORD_MIME
+from autograder.grading import RECORD_MIME
 
 #: Why the last notebook executed in this process could not be graded (None: it could).
 LAST_FAILURE: dict | None = None

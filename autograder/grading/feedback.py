@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 
-import plotly.io as pio
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from autograder.grading.kernel_hooks import SNAPSHOT_MIME
-from coursekit.grading import RECORD_MIME
+from autograder.grading import RECORD_MIME
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -124,6 +123,7 @@ class StaticPlots(Preprocessor):
     def _figure(self, spec) -> str:
         if not isinstance(spec, dict):
             return ""
+        import plotly.io as pio
         try:
             html = pio.to_html(spec, include_plotlyjs=not self._js_done, full_html=False, validate=False,
                                config={"displaylogo": False})

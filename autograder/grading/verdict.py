@@ -31,8 +31,9 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
-from coursekit.checking import VISIBLE_SEEDS, case_inputs, describe_mismatch, load_fixture, run
-from coursekit.grading import GRADING_SEEDS, RECORD_MIME, Unrecorded, decode_value
+from autograder.grading import RECORD_MIME
+
+# coursekit (and so torch) is imported when a notebook is judged, not when nbgrader loads its config.
 
 FAIL_ENAME = "GradingTestFailed"
 
@@ -74,6 +75,7 @@ def parse_test_cell(grade_id: str, source: str) -> TestSpec | None:
 
 @functools.lru_cache(maxsize=4096)
 def reference_outcome(assignment: str, module: str | None, name: str, seed: int):
+    from coursekit.checking import case_inputs, load_fixture, run
     if module is None:
         module = load_fixture(assignment)[name]["module"]
     reference = getattr(importlib.import_module(f"solutions.{module}"), name)
@@ -85,6 +87,8 @@ def reference_outcome(assignment: str, module: str | None, name: str, seed: int)
 
 def _problem(outcome: dict | None, want) -> tuple[str | None, tuple]:
     """(problem or None, outcome as (kind, value) for mistake matching)."""
+    from coursekit.checking import describe_mismatch
+    from coursekit.grading import Unrecorded, decode_value
     if not isinstance(outcome, dict):
         return "no result was recorded for this case", ("none", None)
     kind = outcome.get("kind")
@@ -113,6 +117,7 @@ def _describe(want) -> str:
 
 
 def _named_mistake(assignment: str, name: str, seed: int, outcome: tuple) -> str:
+    from coursekit.checking import describe_mismatch, load_fixture
     try:
         spec = load_fixture(assignment)[name]
         index = list(spec["seeds"]).index(seed)
@@ -135,6 +140,8 @@ def _named_mistake(assignment: str, name: str, seed: int, outcome: tuple) -> str
 
 def judge(spec: TestSpec, record: dict | None) -> tuple[bool, str]:
     """(passed, message) for one graded function, from its record."""
+    from coursekit.checking import VISIBLE_SEEDS
+    from coursekit.grading import GRADING_SEEDS
     if record is None:
         return False, (f"{spec.name}: the hidden tests did not run to the end, so there is nothing to grade "
                        "(see the error above).")
