@@ -240,7 +240,7 @@ def sample(field, num_steps, n=1000, seed=2):
 
 with torch.no_grad():
     untrained = sample(model, 32)
-losses = train(model, loss_on_batch, data, steps=2000, batch_size=256, lr=3e-3, desc="CFM")
+losses = train(model, loss_on_batch, data, steps=1500, batch_size=256, lr=3e-3, desc="CFM")
 
 # %%
 import plotly.graph_objects as go
@@ -279,8 +279,8 @@ fig.show()
 #
 # The exact marginal field of the training set is also a velocity field. Sampled with the same
 # solver and a tiny `sigma_min`, it reproduces the training points: with a finite data set, the
-# FM optimum *memorises*. The network, a smooth function fitted on a budget, lands about as far
-# from the training points as fresh data does: it generalises.
+# FM optimum *memorises*. The network, a smooth function fitted on a budget, stays about as far
+# from the training points as fresh data does (or farther): it does not copy them.
 
 # %%
 train_subset = data[:100]
