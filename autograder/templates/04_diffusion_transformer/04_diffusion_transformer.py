@@ -11,7 +11,7 @@
 #
 # Diffusion Policy denoises action chunks with a 1-D convolutional U-Net. Peebles & Xie replaced the
 # U-Net of image diffusion with a plain transformer, the **DiT**, and found that it scales better.
-# Robot action generators (Octo, RDT-1B, dit-policy) took the idea over. In this notebook an action chunk
+# Robot action generators such as RDT-1B and dit-policy took the idea over. In this notebook an action chunk
 # `(B, H, D)` becomes `H` tokens, and you build the pieces that make a DiT work:
 #
 # 1. the sinusoidal **timestep embedding**;
@@ -248,7 +248,7 @@ guidance_explorer(sample_fn, prototypes, W_GRID, CLASS_NAMES)
 # %% [markdown]
 # ## 6 · Three ways to condition, on one budget
 #
-# DiT compared several ways to feed the condition (section 3.2 of the paper):
+# The DiT paper compared several block designs for feeding in the condition:
 #
 # - **in-context**: the time and label embeddings become two extra tokens in the sequence;
 # - **cross-attention**: every block attends from the action tokens to the two condition tokens;

@@ -50,7 +50,8 @@ torch.manual_seed(0);
 #
 # $$\text{RMSNorm}(x) = \frac{x}{\sqrt{\tfrac1d \sum_i x_i^2 + \epsilon}} \odot w .$$
 #
-# RDT-1B uses RMSNorm everywhere; it is more stable with the wide value ranges of robot data.
+# RDT-1B replaced every LayerNorm by RMSNorm: robot quantities have wide, unbounded ranges, and the
+# re-centring shifted tokens and attention enough to destabilise training.
 
 # %% graded="robotic_dits.rms_norm" points=1
 
@@ -69,8 +70,8 @@ norm_comparison(rms_norm, torch.randn(6, 16, generator=torch.Generator().manual_
 # Attention logits are dot products `q · k / sqrt(dh)`. When queries and keys grow during training the
 # logits grow quadratically, the softmax becomes one-hot, and training can diverge (Dehghani et al. 2023
 # saw this when scaling ViTs to 22B parameters). **QK-norm** normalises each head's queries and keys
-# before the dot product (Henry et al. 2020 used L2 normalisation; RDT, like ViT-22B, uses a learnable
-# RMSNorm), which bounds the logits.
+# before the dot product, which bounds the logits. Henry et al. (2020) L2-normalised them with a learned
+# scale; ViT-22B used LayerNorm; RDT-1B uses a learnable RMSNorm per head, as you do here.
 #
 # `key_mask (B, M)` marks the keys that may be attended to: padding tokens get `-inf` before the softmax.
 
