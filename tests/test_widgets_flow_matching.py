@@ -55,15 +55,21 @@ def grid_points(grid_size, extent):
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
-def test_arrow_segments_mean_length_and_gaps():
+def test_arrow_segments_mean_length_heads_and_gaps():
     points = np.array([[0.0, 0.0], [1.0, 1.0]])
     vectors = np.array([[3.0, 0.0], [0.0, 1.0]])
     xs, ys = arrow_segments(points, vectors, 0.5)
-    lengths = np.hypot(xs[1::3] - xs[0::3], ys[1::3] - ys[0::3])
+    assert xs.shape == ys.shape == (14,)
+    assert np.allclose(xs[0::7], points[:, 0]) and np.allclose(ys[0::7], points[:, 1])   # tails at the points
+    lengths = np.hypot(xs[1::7] - xs[0::7], ys[1::7] - ys[0::7])
     assert np.isclose(lengths.mean(), 0.5) and np.isclose(lengths[0] / lengths[1], 3.0)
-    assert np.isnan(xs[2::3]).all() and np.isnan(ys[2::3]).all()
+    assert np.allclose(xs[1::7], xs[4::7]) and np.allclose(ys[1::7], ys[4::7])         # both barbs start at the tip
+    # the first arrow points along +x: its barbs lie behind the tip, one above and one below the shaft
+    assert xs[2] < xs[1] and xs[5] < xs[1] and ys[2] * ys[5] < 0 and np.isclose(ys[2], -ys[5])
+    for k in (3, 6):
+        assert np.isnan(xs[k::7]).all() and np.isnan(ys[k::7]).all()
     xs, _ = arrow_segments(points, np.zeros((2, 2)), 0.5)                 # a zero field draws dots, no nan
-    assert np.allclose(xs[0::3], xs[1::3])
+    assert np.allclose(xs[0::7], xs[1::7])
 
 
 def test_flow_explorer_traces_are_the_fields_and_the_flows(data):
