@@ -2,7 +2,8 @@
 
 These are the tools of 02_ddpm, rewritten compactly so that later assignments can sample without
 the learner's (or the reference) 02 solutions. Conventions as in the course: 0-based discrete time
-t in {0, ..., T-1}, alpha_bar[t] = prod_{s<=t} (1 - beta[s]), epsilon prediction.
+t in {0, ..., T-1}, alpha_bar[t] = prod_{s<=t} (1 - beta[s]). The network may predict the noise
+(``prediction="epsilon"``, as in 02) or the clean sample (``prediction="sample"``).
 """
 from __future__ import annotations
 
@@ -40,39 +41,56 @@ def cosine_alpha_bar(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch
     return torch.cumprod(1 - betas, dim=0).float()
 
 
-def epsilon_loss(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor,
-                 alpha_bar: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mean squared error of eps_fn(x_t, t) against the noise, at uniformly drawn steps t.
+PREDICTIONS = ("epsilon", "sample")
 
+
+def _check_prediction(prediction: str) -> None:
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction: expected one of {PREDICTIONS}, got {prediction!r}")
+
+
+def denoising_loss(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor,
+                   alpha_bar: torch.Tensor, generator: torch.Generator, prediction: str = "epsilon") -> torch.Tensor:
+    """Mean squared error of denoiser(x_t, t) at uniformly drawn steps t, x_t = sqrt(ab) x0 + sqrt(1 - ab) eps.
+
+    prediction="epsilon": the target is the noise eps (Ho et al.); prediction="sample": the target is
+    the clean x0 itself (diffusers' and Diffusion Policy's ``prediction_type="sample"``).
     x0: (B, ...) clean samples. Draws t (B,) then the noise (like x0) from ``generator``.
     """
+    _check_prediction(prediction)
     t = torch.randint(0, len(alpha_bar), (x0.shape[0],), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
     a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
     x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-    return ((eps_fn(x_t, t) - noise) ** 2).mean()
+    target = noise if prediction == "epsilon" else x0
+    return ((denoiser(x_t, t) - target) ** 2).mean()
 
 
-def ddim_sample(eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], shape: tuple,
+def ddim_sample(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], shape: tuple,
                 alpha_bar: torch.Tensor, num_steps: int, generator: torch.Generator,
-                clip: float | None = 1.0) -> torch.Tensor:
+                prediction: str = "epsilon", clip: float | None = 1.0,
+                return_trajectory: bool = False):
     """Deterministic DDIM (eta = 0) from x ~ N(0, I) of ``shape`` down to a clean sample.
 
-    Visits ``num_steps`` times spread evenly over T-1 .. 0. At each, x0 is estimated from the
-    predicted noise and (if ``clip``) clipped to [-clip, clip], the range of normalised actions, as
-    diffusers' schedulers do with ``clip_sample=True`` (Diffusion Policy's setting); the noise is then
-    re-derived from the clipped estimate and both are mixed at the next noise level.
+    ``denoiser(x, t)`` (t a (B,) int64 tensor) predicts the noise (prediction="epsilon") or the clean
+    sample (prediction="sample"). Visits ``num_steps`` times spread evenly over T-1 .. 0. At each, the
+    clean estimate x0 is clipped to [-clip, clip] (the range of normalised actions), as diffusers'
+    schedulers do with ``clip_sample=True``, the noise is re-derived from it, and both are mixed at
+    the next noise level. Returns x0, or (x0, trajectory (num_steps + 1, *shape)) if return_trajectory.
     """
+    _check_prediction(prediction)
     T = len(alpha_bar)
     times = torch.linspace(T - 1, 0, num_steps).round().long().tolist()
     x = torch.randn(shape, generator=generator)
+    trajectory = [x]
     for i, t in enumerate(times):
         ab = alpha_bar[t]
         ab_next = alpha_bar[times[i + 1]] if i + 1 < len(times) else torch.tensor(1.0)
-        eps = eps_fn(x, torch.full((shape[0],), t, dtype=torch.long))
-        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        out = denoiser(x, torch.full((shape[0],), t, dtype=torch.long))
+        x0 = (x - (1 - ab).sqrt() * out) / ab.sqrt() if prediction == "epsilon" else out
         if clip is not None:
             x0 = x0.clamp(-clip, clip)
-            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
         x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
-    return x
+        trajectory.append(x)
+    return (x, torch.stack(trajectory)) if return_trajectory else x

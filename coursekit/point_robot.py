@@ -3,17 +3,18 @@
 The table is the square [0, 100] x [0, 100] (think of the units as centimetres). The robot starts
 near the bottom, the goal is at the top, and a round obstacle sits in between:
 
-    START = (50, 10),  GOAL = (50, 90),  obstacle: centre (50, 50), radius 15.
+    START = (50, 14),  GOAL = (50, 90),  obstacle: centre (50, 38), radius 13.
 
 Observations are the robot's position (2-D); actions are **position commands** (the next position
 to move to), as in Diffusion Policy's Push-T task. One environment step moves the robot towards the
-commanded position by at most ``MAX_STEP``; a move whose segment would enter the obstacle is
-blocked (the robot stays where it is). An episode succeeds when the robot gets within
-``GOAL_RADIUS`` of the goal.
+commanded position by at most ``MAX_STEP``; a move whose segment would enter the obstacle is a
+**collision**: it is blocked (the robot stays where it is) and the episode counts as failed. An
+episode succeeds when the robot gets within ``GOAL_RADIUS`` of the goal without any collision.
 
-The scripted expert flips a (seeded) coin to go around the obstacle on the left or on the right,
-then follows a smooth arc at a constant speed: the demonstrations are **bimodal**. The mean of the
-two modes goes straight into the obstacle, which is why a regression policy fails here.
+The scripted expert drives straight up towards the obstacle, flips a (seeded) coin, and swings out
+around it on the left or on the right at a constant speed: the demonstrations are **bimodal**, and
+on the straight stretch the robot's position says nothing about which way it will go. The mean of
+the two modes goes straight into the obstacle, which is why a regression policy fails here.
 
 Everything is a pure function of tensors (no hidden state), batched over robots: ``step(pos (B, 2),
 action (B, 2)) -> pos (B, 2)``.
@@ -27,12 +28,15 @@ import torch
 
 from coursekit.validate import ShapeError, check_tensor
 
-START = (50.0, 10.0)
+START = (50.0, 14.0)
 GOAL = (50.0, 90.0)
-OBSTACLE = (50.0, 50.0)
-OBSTACLE_RADIUS = 15.0
+OBSTACLE = (50.0, 38.0)
+OBSTACLE_RADIUS = 13.0
 GOAL_RADIUS = 5.0
 MAX_STEP = 4.0
+EXPERT_SPEED = 3.0    # units per step
+JITTER = (0.0, 3.0)   # start positions: START plus uniform noise of this total width in x and y
+SWING_END = 74.0      # the expert is back on the centre line x = 50 at this height
 WORKSPACE = (0.0, 100.0)
 
 
@@ -45,12 +49,17 @@ def step(pos: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """
     check_tensor("pos", pos, shape=(None, 2), dtype=torch.float32)
     check_tensor("action", action, shape=(pos.shape[0], 2), dtype=torch.float32)
+    proposed = proposed_move(pos, action)                                       # (B, 2)
+    blocked = segment_hits_obstacle(pos, proposed)                              # (B,) collisions
+    return torch.where(blocked[:, None], pos, proposed)
+
+
+def proposed_move(pos: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Where the robot would go: towards the command, at most MAX_STEP, kept on the table. (B, 2)."""
     delta = action - pos                                                        # (B, 2)
     length = delta.norm(dim=1, keepdim=True)                                    # (B, 1)
     delta = delta * (MAX_STEP / length.clamp(min=MAX_STEP))                     # at most MAX_STEP long
-    proposed = (pos + delta).clamp(*WORKSPACE)                                  # (B, 2)
-    blocked = segment_hits_obstacle(pos, proposed)                              # (B,)
-    return torch.where(blocked[:, None], pos, proposed)
+    return (pos + delta).clamp(*WORKSPACE)
 
 
 def segment_hits_obstacle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -83,16 +92,20 @@ class Demos:
         return self.obs[start:end], self.actions[start:end]
 
 
-def expert_path(start: torch.Tensor, side: int, width: float, speed: float, hold: int = 3) -> torch.Tensor:
-    """Positions (L + 1, 2) of one expert episode: an arc from ``start`` to GOAL around the obstacle.
+def expert_path(start: torch.Tensor, side: int, width: float, speed: float, split: float,
+                hold: int = 0) -> torch.Tensor:
+    """Positions (L + 1, 2) of one expert episode from ``start`` to GOAL, passing on ``side`` (-1 or +1).
 
-    x(u) = x0 + (GOAL_x - x0) u + side * width * sin(pi u), y(u) = y0 + (GOAL_y - y0) u, u in [0, 1],
-    resampled at constant ``speed`` (units per step), then ``hold`` steps waiting at the goal.
+    The path is x(y) = x0 + (GOAL_x - x0) (y - y0) / (GOAL_y - y0) + side * width * bump(y), with
+    bump(y) = sin(pi v), v = (y - split) / (SWING_END - split) clipped to [0, 1]: straight up until
+    y = split, then a smooth swing out by ``width`` around the obstacle, back on the centre line at
+    y = SWING_END. Resampled at a constant ``speed`` (units per step), then ``hold`` steps at the goal.
     """
-    u = torch.linspace(0, 1, 801, dtype=torch.float64)
-    x0, y0 = float(start[0]), float(start[1])
-    curve = torch.stack([x0 + (GOAL[0] - x0) * u + side * width * torch.sin(math.pi * u),
-                         y0 + (GOAL[1] - y0) * u], dim=1)                       # (801, 2)
+    y0, x0 = float(start[1]), float(start[0])
+    y = torch.linspace(y0, GOAL[1], 1601, dtype=torch.float64)
+    v = ((y - split) / (SWING_END - split)).clamp(0, 1)
+    x = x0 + (GOAL[0] - x0) * (y - y0) / (GOAL[1] - y0) + side * width * torch.sin(math.pi * v)
+    curve = torch.stack([x, y], dim=1)                                          # (1601, 2)
     arc = torch.cat([torch.zeros(1, dtype=torch.float64), (curve[1:] - curve[:-1]).norm(dim=1).cumsum(0)])
     stops = torch.arange(0.0, float(arc[-1]), speed, dtype=torch.float64)
     stops = torch.cat([stops, arc[-1:].expand(hold + 1)])                      # end exactly at the goal
@@ -104,16 +117,18 @@ def expert_path(start: torch.Tensor, side: int, width: float, speed: float, hold
 def expert_demos(num_episodes: int, generator: torch.Generator) -> Demos:
     """num_episodes scripted demonstrations; each flips a fair coin for left or right.
 
-    Start positions are jittered around START, the arc's width (how far it swings out) is drawn
-    from [26, 32] and the speed from [2.6, 3.4] units per step, so episodes differ in length.
+    Start positions are jittered around START, the swing starts 0 to 2 units above the start and
+    its width is drawn from [26, 32], so episodes differ in shape and length. The speed is always
+    EXPERT_SPEED: were it drawn per episode, a policy would read the speed off its observation
+    history, and a step slightly too short would make it plan slower and slower (it stalls).
     """
     obs, actions, ends, sides = [], [], [], []
     for _ in range(num_episodes):
         side = 1 if float(torch.rand((), generator=generator)) < 0.5 else -1
-        start = torch.tensor(START) + torch.tensor([6.0, 4.0]) * (torch.rand(2, generator=generator) - 0.5)
+        start = torch.tensor(START) + torch.tensor(JITTER) * (torch.rand(2, generator=generator) - 0.5)
+        split = float(start[1]) + 2.0 * float(torch.rand((), generator=generator))
         width = 26.0 + 6.0 * float(torch.rand((), generator=generator))
-        speed = 2.6 + 0.8 * float(torch.rand((), generator=generator))
-        path = expert_path(start, side, width, speed)                           # (L + 1, 2)
+        path = expert_path(start, side, width, EXPERT_SPEED, split)                   # (L + 1, 2)
         obs.append(path[:-1])
         actions.append(path[1:])                                                # command: the next position
         ends.append((ends[-1] if ends else 0) + len(path) - 1)
@@ -124,7 +139,7 @@ def expert_demos(num_episodes: int, generator: torch.Generator) -> Demos:
 
 def start_positions(n: int, generator: torch.Generator) -> torch.Tensor:
     """n start positions (n, 2), jittered around START like the demonstrations'."""
-    return torch.tensor(START) + torch.tensor([6.0, 4.0]) * (torch.rand(n, 2, generator=generator) - 0.5)
+    return torch.tensor(START) + torch.tensor(JITTER) * (torch.rand(n, 2, generator=generator) - 0.5)
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -153,31 +168,34 @@ class Normalizer:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def outcome(path: torch.Tensor) -> dict:
-    """Measures of closed-loop rollouts: path (B, S, 2) positions, start included.
+def outcome(observations: torch.Tensor, actions: torch.Tensor) -> dict:
+    """Measures of closed-loop rollouts: observations (B, S + 1, 2) positions (start included) and the
+    actions (B, S, 2) commanded in between.
 
-    success: (B,) bool, the robot got within GOAL_RADIUS of the goal;
-    side: (B,) int64, the side on which it passed the obstacle's centre line y = 50
-      (-1 left, +1 right, 0 never got past it, e.g. stuck against the obstacle).
+    collided: (B,) bool, some commanded move ran into the obstacle;
+    success: (B,) bool, the robot got within GOAL_RADIUS of the goal and never collided;
+    side: (B,) int64, the side on which it passed the obstacle's centre line y = OBSTACLE_y
+      (-1 left, +1 right, 0 never got past it, e.g. stuck at the obstacle).
     """
-    check_tensor("path", path, shape=(None, None, 2))
-    goal = torch.tensor(GOAL)
-    success = ((path - goal).norm(dim=-1) < GOAL_RADIUS).any(dim=1)
-    crossed = path[..., 1] >= OBSTACLE[1]                                       # (B, S)
-    first = crossed.float().argmax(dim=1)                                       # first step at or past y = 50
-    x_there = path[torch.arange(len(path)), first, 0]
+    check_tensor("observations", observations, shape=(None, None, 2))
+    check_tensor("actions", actions, shape=(observations.shape[0], observations.shape[1] - 1, 2))
+    pos, act = observations[:, :-1].reshape(-1, 2), actions.reshape(-1, 2)
+    collided = segment_hits_obstacle(pos, proposed_move(pos, act)).reshape(actions.shape[:2]).any(dim=1)
+    reached = ((observations - torch.tensor(GOAL)).norm(dim=-1) < GOAL_RADIUS).any(dim=1)
+    crossed = observations[..., 1] >= OBSTACLE[1]                               # (B, S + 1)
+    first = crossed.float().argmax(dim=1)                                       # first step at or past the centre
+    x_there = observations[torch.arange(len(observations)), first, 0]
     side = torch.where(x_there < OBSTACLE[0], -1, 1)
     side = torch.where(crossed.any(dim=1), side, torch.zeros_like(side))
-    return {"success": success, "side": side}
+    return {"collided": collided, "success": reached & ~collided, "side": side}
 
 
-def summary(path: torch.Tensor) -> dict:
-    """Success rate and the fractions of rollouts passing left / right (floats)."""
-    out = outcome(path)
-    n = len(path)
-    return {"success": float(out["success"].float().mean()),
-            "left": float((out["side"] == -1).sum()) / n,
-            "right": float((out["side"] == 1).sum()) / n}
+def summary(observations: torch.Tensor, actions: torch.Tensor) -> dict:
+    """Success and collision rates, and the fractions of rollouts passing left / right (floats)."""
+    out = outcome(observations, actions)
+    n = len(observations)
+    return {"success": float(out["success"].float().mean()), "collision": float(out["collided"].float().mean()),
+            "left": float((out["side"] == -1).sum()) / n, "right": float((out["side"] == 1).sum()) / n}
 
 
 def check_horizons(To: int, Tp: int, Ta: int) -> None:
@@ -193,3 +211,40 @@ def check_horizons(To: int, Tp: int, Ta: int) -> None:
         raise ShapeError(f"Ta: the executed actions (chunk indices To-1 .. To+Ta-2 = {To - 1} .. {To + Ta - 2}) "
                          f"must fit in the predicted chunk of Tp = {Tp} steps; expected Ta <= Tp - To + 1 = "
                          f"{Tp - To + 1}, got Ta = {Ta}")
+
+
+def check_episode_ends(episode_ends, num_rows: int) -> None:
+    """Cumulative episode ends: a 1-D int64 tensor, strictly increasing, the last equal to num_rows."""
+    check_tensor("episode_ends", episode_ends, ndim=1, dtype=torch.int64)
+    if len(episode_ends) == 0 or int(episode_ends[-1]) != num_rows:
+        last = int(episode_ends[-1]) if len(episode_ends) else "nothing"
+        raise ShapeError(f"episode_ends: expected cumulative episode ends whose last entry is the number of rows "
+                         f"({num_rows}), got {last}")
+    steps = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int64), episode_ends]))
+    if bool((steps <= 0).any()):
+        raise ShapeError(f"episode_ends: expected strictly increasing positive ends (no empty episode), "
+                         f"got {episode_ends.tolist()}")
+
+
+def checked_policy(policy, To: int, Ta: int):
+    """Wrap a chunking policy so that a wrong call or a wrong chunk is reported by name.
+
+    The wrapped policy must be called with a history (B, To, obs_dim) and must return a float32
+    chunk (B, Tp, act_dim) long enough to execute Ta actions from index To - 1 (Tp >= To - 1 + Ta).
+    """
+    if not callable(policy):
+        raise TypeError(f"policy: expected a function history (B, To, obs_dim) -> chunk (B, Tp, act_dim), "
+                        f"got {type(policy).__name__}")
+
+    def call(history: torch.Tensor) -> torch.Tensor:
+        if not isinstance(history, torch.Tensor) or history.ndim != 3 or history.shape[1] != To:
+            got = tuple(history.shape) if isinstance(history, torch.Tensor) else type(history).__name__
+            raise ShapeError(f"policy: expected to be called with a history of shape (B, To={To}, obs_dim), got {got}")
+        chunk = policy(history)
+        check_tensor("policy(history)", chunk, ndim=3, dtype=torch.float32)
+        if chunk.shape[0] != history.shape[0] or chunk.shape[1] < To - 1 + Ta:
+            raise ShapeError(f"policy(history): expected a chunk of shape (B={history.shape[0]}, Tp >= To - 1 + Ta = "
+                             f"{To - 1 + Ta}, act_dim), got {tuple(chunk.shape)}")
+        return chunk
+
+    return call
