@@ -60,6 +60,7 @@ torch.manual_seed(0);
 # RMSNorm's does. Change the gain: neither moves.
 
 # %%
+# experiment: widget
 from widgets.dit import norm_comparison
 
 norm_comparison(rms_norm, torch.randn(6, 16, generator=torch.Generator().manual_seed(0)))
@@ -176,6 +177,7 @@ for name, spec in ROBOTS.items():
           f"round trip exact: {torch.equal(from_unified(unified, slots[name]), chunks)}")
 
 # %%
+# experiment: widget
 from widgets.dit import unified_slot_map
 
 unified_slot_map(to_unified, {name: (slots[name], demos[name][1][:20, -1]) for name in ROBOTS}, SLOT_NAMES)
