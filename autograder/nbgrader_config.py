@@ -7,11 +7,12 @@ test and shows plots offline. ``python -m autograder grade`` adds parallel worke
 statuses and resumable runs on top.
 """
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
-                                    LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from autograder.grading.execute import SandboxExecute
 from autograder.grading.feedback import StaticPlots, StripHiddenTests
+from autograder.grading.sanitize import SanitizeMetadata
 from autograder.grading.verdict import HiddenVerdict
 
 c = get_config()  # noqa: F821
@@ -26,6 +27,9 @@ c.SandboxExecute.timeout = 60
 # A deleted test cell is put back (after the cell it followed) instead of leaving the submission
 # at "needs manual grading".
 c.OverwriteCells.add_missing_cells = True
+# Tampered nbgrader metadata (flags, points, made-up grade cells) is reset to the instructor's.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, SanitizeMetadata, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
     SandboxExecute, HiddenVerdict, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

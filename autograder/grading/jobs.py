@@ -78,7 +78,7 @@ def _reason_from(result: dict) -> str:
     text = (result.get("log") or "") + "\n" + (result.get("error") or "")
     if re.search(r"JSONDecodeError|NotJSONError|does not appear to be JSON", text):
         return "the submitted notebook is not valid JSON (not a notebook file, or damaged)"
-    errors = [m for m in re.finditer(r"^\s*(?:\[ERROR\] )?([A-Za-z_][\w.]*(?:Error|Exception|Exit)): ?(.*)$", text, re.M)
+    errors = [m for m in re.finditer(r"^\s*(?:\[ERROR\] )?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Entry)): ?(.*)$", text, re.M)
               if not m.group(1).endswith("NbGraderException")]
     if errors:
         m = errors[-1]

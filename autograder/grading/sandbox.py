@@ -174,13 +174,9 @@ class SandboxedKernel:
         self.uid = self.lease.uid if self.lease else os.getuid()
         self.gid = self.uid if self.lease else os.getgid()
         os.mkdir(self.conn, 0o700)
+        os.mkdir(self.work)
         if submission_dir and os.path.isdir(submission_dir):
-            # The scratch copy: the submission's own files, without notebooks (the autograded
-            # notebook next to them holds the hidden tests) and without hidden folders.
-            shutil.copytree(submission_dir, self.work, symlinks=False,
-                            ignore=shutil.ignore_patterns("*.ipynb", ".*"))
-        else:
-            os.mkdir(self.work)
+            self._copy_submission(submission_dir, root)
         os.chmod(self.work, 0o700)
         self.forbidden = [p for p in [course_root, package_dir("solutions") if importlib.util.find_spec("solutions") else None,
                                       *settings.forbidden_paths] if p]
@@ -189,6 +185,27 @@ class SandboxedKernel:
                 for name in [*dirs, *files]:
                     os.lchown(os.path.join(base, name), self.uid, self.gid)
             self._write_identity()
+
+    def _copy_submission(self, src: str, run_root: str, max_bytes: int = 200 * 2**20, max_files: int = 2000) -> None:
+        """The scratch copy: the submission's own files, without notebooks (the autograded notebook
+        next to them holds the hidden tests), hidden entries and symlinks, within size limits."""
+        total = count = 0
+        for base, dirs, files in os.walk(src):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(base, d))
+                       and not _contains(os.path.join(base, d), run_root)
+                       and not _contains(run_root, os.path.join(base, d))]
+            rel = os.path.relpath(base, src)
+            for name in files:
+                path = os.path.join(base, name)
+                if name.startswith(".") or name.endswith(".ipynb") or os.path.islink(path):
+                    continue
+                size = os.path.getsize(path)
+                if total + size > max_bytes or count >= max_files:
+                    return
+                dest = os.path.normpath(os.path.join(self.work, rel, name))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copyfile(path, dest)
+                total, count = total + size, count + 1
 
     def _write_identity(self) -> None:
         """A passwd/group for the sandbox: the learner user and nothing of the host's."""
