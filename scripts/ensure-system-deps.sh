@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Browser tests drive Debian's chromium; install it when it is missing and we are allowed to.
+# Debian packages the tests use, installed when missing and we are allowed to (root + apt-get):
+# chromium drives the browser tests; bubblewrap is the grading sandbox (python -m autograder grade).
 set -euo pipefail
-if [ -x /usr/lib/chromium/chromium ]; then exit 0; fi
+missing=()
+[ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-  echo "Installing Debian's chromium for the browser tests..."
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || { echo "Could not install chromium with apt-get; browser tests will fail under CI=true." >&2; exit 0; }
+  echo "Installing Debian packages for the tests: ${missing[*]}..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || { echo "Could not install ${missing[*]} with apt-get; tests that need them will fail under CI=true." >&2; exit 0; }
 else
-  echo "chromium is missing: install it with 'sudo apt-get install chromium' to run the browser tests." >&2
+  echo "Missing: ${missing[*]}. Install with 'sudo apt-get install ${missing[*]}'" \
+       "(chromium: browser tests; bubblewrap: the grading sandbox)." >&2
 fi
