@@ -39,7 +39,7 @@ FAIL_ENAME = "GradingTestFailed"
 
 
 @dataclass
-class TestSpec:
+class HiddenSpec:
     grade_id: str
     assignment: str
     name: str
@@ -54,7 +54,7 @@ def _literal(node):
         return None
 
 
-def parse_test_cell(grade_id: str, source: str) -> TestSpec | None:
+def parse_test_cell(grade_id: str, source: str) -> HiddenSpec | None:
     """The ``record_outputs(...)`` call of an instructor test cell, or None if it has none."""
     try:
         tree = ast.parse(source)
@@ -69,7 +69,7 @@ def parse_test_cell(grade_id: str, source: str) -> TestSpec | None:
             keys = [_literal(k) for k in subst.keys] if isinstance(subst, ast.Dict) else []
             module = _literal(kw["module"]) if "module" in kw else (_literal(args[4]) if len(args) > 4 else None)
             if isinstance(assignment, str) and isinstance(name, str):
-                return TestSpec(grade_id, assignment, name, module, [k for k in keys if isinstance(k, str)])
+                return HiddenSpec(grade_id, assignment, name, module, [k for k in keys if isinstance(k, str)])
     return None
 
 
@@ -138,7 +138,7 @@ def _named_mistake(assignment: str, name: str, seed: int, outcome: tuple) -> str
     return ""
 
 
-def judge(spec: TestSpec, record: dict | None) -> tuple[bool, str]:
+def judge(spec: HiddenSpec, record: dict | None) -> tuple[bool, str]:
     """(passed, message) for one graded function, from its record."""
     from coursekit.checking import VISIBLE_SEEDS
     from coursekit.grading import GRADING_SEEDS
@@ -200,7 +200,7 @@ class HiddenVerdict(NbGraderPreprocessor):
                 cell.outputs = [o for o in cell.get("outputs", []) if not is_record(o)]
         return nb, resources
 
-    def _specs(self, info: dict) -> dict[str, TestSpec]:
+    def _specs(self, info: dict) -> dict[str, HiddenSpec]:
         if not (self.enabled and info.get("db_url") and info.get("assignment") and info.get("notebook")):
             return {}
         specs = {}
@@ -220,7 +220,7 @@ class HiddenVerdict(NbGraderPreprocessor):
         return specs
 
     @staticmethod
-    def _apply(cell, spec: TestSpec, passed: bool, message: str) -> None:
+    def _apply(cell, spec: HiddenSpec, passed: bool, message: str) -> None:
         """nbgrader scores a test cell 0 if it shows an error or stderr, else by its first
         ``execute_result`` (partial credit), else full: so a failure goes first, and a pass
         leaves nothing that nbgrader would read as a score."""
