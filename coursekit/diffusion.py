@@ -66,6 +66,15 @@ def denoising_loss(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     return ((denoiser(x_t, t) - target) ** 2).mean()
 
 
+def ddim_timesteps(T: int, num_steps: int) -> list[int]:
+    """The times DDIM visits, "leading" spacing (diffusers' default, which Diffusion Policy used):
+    k * (T // num_steps) for k = num_steps - 1 down to 0. T = 100, 10 steps: 90, 80, ..., 0."""
+    if not 1 <= num_steps <= T:
+        raise ValueError(f"num_steps: expected 1 .. T = {T}, got {num_steps}")
+    ratio = T // num_steps
+    return [k * ratio for k in range(num_steps - 1, -1, -1)]
+
+
 def ddim_sample(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], shape: tuple,
                 alpha_bar: torch.Tensor, num_steps: int, generator: torch.Generator,
                 prediction: str = "epsilon", clip: float | None = 1.0,
@@ -73,24 +82,27 @@ def ddim_sample(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], 
     """Deterministic DDIM (eta = 0) from x ~ N(0, I) of ``shape`` down to a clean sample.
 
     ``denoiser(x, t)`` (t a (B,) int64 tensor) predicts the noise (prediction="epsilon") or the clean
-    sample (prediction="sample"). Visits ``num_steps`` times spread evenly over T-1 .. 0. At each, the
-    clean estimate x0 is clipped to [-clip, clip] (the range of normalised actions), as diffusers'
-    schedulers do with ``clip_sample=True``, the noise is re-derived from it, and both are mixed at
-    the next noise level. Returns x0, or (x0, trajectory (num_steps + 1, *shape)) if return_trajectory.
+    sample (prediction="sample"). Visits ``ddim_timesteps(T, num_steps)``; after the last (t = 0) the
+    next noise level is alpha_bar = 1, clean. At each step the clean estimate x0 is clipped to
+    [-clip, clip] (the range of normalised actions) and the noise estimate eps is the unclipped one,
+    exactly as diffusers' ``DDIMScheduler(clip_sample=True)`` (Diffusion Policy's setting) computes it:
+    x <- sqrt(alpha_bar_next) x0 + sqrt(1 - alpha_bar_next) eps.
+    Returns x0, or (x0, trajectory (num_steps + 1, *shape)) if return_trajectory.
     """
     _check_prediction(prediction)
-    T = len(alpha_bar)
-    times = torch.linspace(T - 1, 0, num_steps).round().long().tolist()
+    times = ddim_timesteps(len(alpha_bar), num_steps)
     x = torch.randn(shape, generator=generator)
     trajectory = [x]
     for i, t in enumerate(times):
         ab = alpha_bar[t]
         ab_next = alpha_bar[times[i + 1]] if i + 1 < len(times) else torch.tensor(1.0)
         out = denoiser(x, torch.full((shape[0],), t, dtype=torch.long))
-        x0 = (x - (1 - ab).sqrt() * out) / ab.sqrt() if prediction == "epsilon" else out
+        if prediction == "epsilon":
+            x0, eps = (x - (1 - ab).sqrt() * out) / ab.sqrt(), out
+        else:
+            x0, eps = out, (x - ab.sqrt() * out) / (1 - ab).sqrt()
         if clip is not None:
             x0 = x0.clamp(-clip, clip)
-        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
         x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
         trajectory.append(x)
     return (x, torch.stack(trajectory)) if return_trajectory else x

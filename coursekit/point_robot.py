@@ -175,27 +175,37 @@ def outcome(observations: torch.Tensor, actions: torch.Tensor) -> dict:
     collided: (B,) bool, some commanded move ran into the obstacle;
     success: (B,) bool, the robot got within GOAL_RADIUS of the goal and never collided;
     side: (B,) int64, the side on which it passed the obstacle's centre line y = OBSTACLE_y
-      (-1 left, +1 right, 0 never got past it, e.g. stuck at the obstacle).
+      (-1 left, +1 right, 0 never got past it, e.g. stuck at the obstacle);
+    steps: (B,) int64, the first step at which the robot was within GOAL_RADIUS of the goal (-1 if never);
+    final_distance: (B,) float32, distance from the goal at the last step.
     """
     check_tensor("observations", observations, shape=(None, None, 2))
     check_tensor("actions", actions, shape=(observations.shape[0], observations.shape[1] - 1, 2))
     pos, act = observations[:, :-1].reshape(-1, 2), actions.reshape(-1, 2)
     collided = segment_hits_obstacle(pos, proposed_move(pos, act)).reshape(actions.shape[:2]).any(dim=1)
-    reached = ((observations - torch.tensor(GOAL)).norm(dim=-1) < GOAL_RADIUS).any(dim=1)
+    distance = (observations - torch.tensor(GOAL)).norm(dim=-1)                 # (B, S + 1)
+    near = distance < GOAL_RADIUS
+    reached = near.any(dim=1)
+    steps = torch.where(reached, near.float().argmax(dim=1), -1)
     crossed = observations[..., 1] >= OBSTACLE[1]                               # (B, S + 1)
     first = crossed.float().argmax(dim=1)                                       # first step at or past the centre
     x_there = observations[torch.arange(len(observations)), first, 0]
     side = torch.where(x_there < OBSTACLE[0], -1, 1)
     side = torch.where(crossed.any(dim=1), side, torch.zeros_like(side))
-    return {"collided": collided, "success": reached & ~collided, "side": side}
+    return {"collided": collided, "success": reached & ~collided, "side": side, "steps": steps,
+            "final_distance": distance[:, -1]}
 
 
 def summary(observations: torch.Tensor, actions: torch.Tensor) -> dict:
-    """Success and collision rates, and the fractions of rollouts passing left / right (floats)."""
+    """Success and collision rates, the fractions of rollouts passing left / right, the mean number of
+    steps to the goal over the successful rollouts (nan if none) and the mean final distance (floats)."""
     out = outcome(observations, actions)
     n = len(observations)
-    return {"success": float(out["success"].float().mean()), "collision": float(out["collided"].float().mean()),
-            "left": float((out["side"] == -1).sum()) / n, "right": float((out["side"] == 1).sum()) / n}
+    ok = out["success"]
+    return {"success": float(ok.float().mean()), "collision": float(out["collided"].float().mean()),
+            "left": float((out["side"] == -1).sum()) / n, "right": float((out["side"] == 1).sum()) / n,
+            "steps": float(out["steps"][ok].float().mean()) if bool(ok.any()) else float("nan"),
+            "final_distance": float(out["final_distance"].mean())}
 
 
 def check_horizons(To: int, Tp: int, Ta: int) -> None:
