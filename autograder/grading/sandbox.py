@@ -145,7 +145,7 @@ class _UidLease:
             uid = base + (start + i) % count
             fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
             try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # per open file: also between threads
             except OSError:
                 os.close(fd)
                 continue
@@ -307,7 +307,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.settings = Sandbox(config=self.config, log=self.log)
+        self.settings = Sandbox(config=self.config)
         self.box: SandboxedKernel | None = None
         self.sandboxed = self.settings.active()
 
