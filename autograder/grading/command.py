@@ -201,7 +201,7 @@ def grade(opts: Options) -> Summary:
             or (entry.status == FAILED and not opts.retry_failed)))
         (skipped if up_to_date else todo).append((student, fp))
     for student in roster(root):
-        if student not in subs:
+        if student not in subs and ledger.get(student) is None:
             ledger.put(Entry(student, MISSING, reason="no submission"))
     for student, entry in ledger.all().items():  # a submission that disappeared is missing again
         if student not in subs and entry.status != MISSING:
