@@ -36,6 +36,7 @@ GOAL_RADIUS = 5.0
 MAX_STEP = 4.0
 EXPERT_SPEED = 3.0    # units per step
 JITTER = (0.0, 3.0)   # start positions: START plus uniform noise of this total width in x and y
+HOLD = 8              # the expert rests at the goal for this many steps at the end of an episode
 SWING_END = 74.0      # the expert is back on the centre line x = 50 at this height
 WORKSPACE = (0.0, 100.0)
 
@@ -93,13 +94,15 @@ class Demos:
 
 
 def expert_path(start: torch.Tensor, side: int, width: float, speed: float, split: float,
-                hold: int = 0) -> torch.Tensor:
+                hold: int = HOLD) -> torch.Tensor:
     """Positions (L + 1, 2) of one expert episode from ``start`` to GOAL, passing on ``side`` (-1 or +1).
 
     The path is x(y) = x0 + (GOAL_x - x0) (y - y0) / (GOAL_y - y0) + side * width * bump(y), with
     bump(y) = sin(pi v), v = (y - split) / (SWING_END - split) clipped to [0, 1]: straight up until
     y = split, then a smooth swing out by ``width`` around the obstacle, back on the centre line at
-    y = SWING_END. Resampled at a constant ``speed`` (units per step), then ``hold`` steps at the goal.
+    y = SWING_END. Resampled at a constant ``speed`` (units per step), then ``hold`` steps resting at the
+    goal (demonstrations end at rest; and Diffusion Policy's sampler never makes the last Tp - Ta - To + 1
+    steps of an episode a current step, so without a rest the policy would never see "arrived").
     """
     y0, x0 = float(start[1]), float(start[0])
     y = torch.linspace(y0, GOAL[1], 1601, dtype=torch.float64)

@@ -60,7 +60,7 @@ torch.manual_seed(0);
 # blocked, and the episode counts as failed.
 #
 # The scripted expert flips a coin, then swings out around the obstacle on that side at a constant
-# speed of 3 units per step. Near the start, the two kinds of demonstration begin at the same place:
+# speed of 3 units per step, and finally rests at the goal for 8 steps. Near the start, the two kinds of demonstration begin at the same place:
 # the position alone cannot tell which way the expert will go.
 
 # %%
@@ -309,18 +309,19 @@ def held_out_loss(net, To):
         return diffusion_loss(net, obs_w, act_w, alpha_bar, torch.Generator().manual_seed(3)).item()
 
 
-def evaluate(policy, To, Ta):
+def evaluate(net, To, Ta):
+    """Closed-loop summary of a trained diffusion net (the same sampling noise seed for every variant)."""
+    policy = DiffusionPolicy(net, normalizer, alpha_bar, num_steps=10, seed=0)
     return summary(*receding_horizon(policy, step, starts, To, Ta, num_steps=60))
 
 
-rows = [("FiLM, To=2, Ta=8 (above)", evaluate(diffusion, 2, 8), held_out_loss(diffusion_net, 2), diffusion_seconds)]
-concat, concat_net, concat_seconds = fit("diffusion", conditioning="concat")
-rows.append(("concatenation, To=2, Ta=8", evaluate(concat, 2, 8), held_out_loss(concat_net, 2), concat_seconds))
-one_obs, one_obs_net, one_obs_seconds = fit("diffusion", To=1)
-rows.append(("FiLM, To=1, Ta=8", evaluate(one_obs, 1, 8), held_out_loss(one_obs_net, 1), one_obs_seconds))
+rows = [("FiLM, To=2, Ta=8 (above)", evaluate(diffusion_net, 2, 8), held_out_loss(diffusion_net, 2), diffusion_seconds)]
+_, concat_net, concat_seconds = fit("diffusion", conditioning="concat")
+rows.append(("concatenation, To=2, Ta=8", evaluate(concat_net, 2, 8), held_out_loss(concat_net, 2), concat_seconds))
+_, one_obs_net, one_obs_seconds = fit("diffusion", To=1)
+rows.append(("FiLM, To=1, Ta=8", evaluate(one_obs_net, 1, 8), held_out_loss(one_obs_net, 1), one_obs_seconds))
 for ta in (1, 2, 4, 15):
-    rows.append((f"FiLM, To=2, Ta={ta}", evaluate(DiffusionPolicy(diffusion_net, normalizer, alpha_bar, 10, seed=0), 2, ta),
-                 None, None))
+    rows.append((f"FiLM, To=2, Ta={ta}", evaluate(diffusion_net, 2, ta), None, None))
 
 print(f"{'variant':<28}{'success':>8}{'collide':>8}{'left':>6}{'right':>6}{'steps':>7}{'dist':>6}"
       f"{'held-out':>10}{'train s':>8}")
