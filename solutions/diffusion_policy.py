@@ -91,8 +91,8 @@ class ConditionalResidualBlock1D(nn.Module):
     """A 1-D temporal convolution residual block conditioned by FiLM (Chi et al. 2023).
 
     Attributes (the names are part of the exercise: the checks load weights by name):
-      blocks: ModuleList([Conv1dBlock(in_channels, out_channels, kernel_size, n_groups),
-                          Conv1dBlock(out_channels, out_channels, kernel_size, n_groups)]);
+      blocks: a ModuleList of two Conv1dBlocks (each with kernel_size and n_groups), the first from
+        in_channels to out_channels, the second from out_channels to out_channels;
       cond_encoder: Sequential(Mish(), Linear(cond_dim, 2 * out_channels));
       residual_conv: Conv1d(in_channels, out_channels, 1) if in_channels != out_channels, else Identity().
     forward(x (B, in_channels, T), cond (B, cond_dim)) -> (B, out_channels, T):
