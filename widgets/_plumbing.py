@@ -15,12 +15,16 @@ of JavaScript and is never garbage-collected (see STACK-NOTES.md, "Widgets").
 """
 from __future__ import annotations
 
+import itertools
+import weakref
 from typing import Callable, Iterable, Mapping, Sequence
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import torch
+
+from ._browser import PanelHooks
 
 _STYLE = {"description_width": "initial"}
 _LAYOUT = {"width": "320px"}
@@ -162,19 +166,106 @@ class Panel(W.VBox):
     ``controls`` (dict name -> control) and ``update()`` (redraw from the controls).
     ``rows`` lays the controls out (lists of control names, one HBox each);
     ``watch`` names the controls whose changes trigger ``update()`` (default: all).
+    ``kind`` names the widget in the page (CSS class ``course-widget--<kind>``).
+    ``browser`` is an optional companion (see ``widgets/_browser.py``) that draws some states
+    in the page without a kernel round trip; ``update()`` then returns True for a state the
+    browser has already drawn, and the figure is updated in Python without a message.
     Building a Panel draws the first state, so bad learner functions fail here, early.
+
+    Page hooks, for tests and screenshots (docs/BROWSER_TESTS.md): the panel has the CSS
+    classes ``course-widget``, ``course-widget--<kind>`` and ``course-widget-id--<model_id>``;
+    each control ``course-control course-control--<name>``; the figure ``course-figure``.
+    Every draw sets ``figure.layout.meta = {"state": {name: value}}`` for the watched
+    controls, in the same update as the traces and the title.
     """
 
-    def __init__(self, figure: go.FigureWidget, controls: dict[str, W.Widget], update: Callable[[], None],
-                 rows: Sequence[Sequence[str]] | None = None, watch: Sequence[str] | None = None):
+    _instances: "weakref.WeakSet[Panel]" = weakref.WeakSet()
+    _order_counter = itertools.count()
+
+    def __init__(self, figure: go.FigureWidget, controls: dict[str, W.Widget], update: Callable[[], object],
+                 rows: Sequence[Sequence[str]] | None = None, watch: Sequence[str] | None = None, *,
+                 kind: str = "panel", browser: W.Widget | None = None):
+        self._order = next(Panel._order_counter)
         rows = rows if rows is not None else [list(controls)]
-        super().__init__([*(W.HBox([controls[n] for n in row]) for row in rows), figure])
+        hooks = browser if browser is not None else PanelHooks()
+        super().__init__([*(W.HBox([controls[n] for n in row]) for row in rows), figure, hooks])
         self.figure = figure
         self.controls = dict(controls)
-        watched = [controls[n] for n in (watch if watch is not None else controls)]
-        self._update = wire(watched, update)
-        self._update()
+        self.kind = kind
+        self.browser = browser
+        self.watched = list(watch if watch is not None else controls)
+        for cls in ("course-widget", f"course-widget--{kind}", f"course-widget-id--{self.model_id}"):
+            self.add_class(cls)
+        for name, control in self.controls.items():
+            control.add_class("course-control")
+            control.add_class(f"course-control--{name}")
+        figure.add_class("course-figure")
+        self._user_update = update
+        self._muted = False
+        self._mute_sends(figure)
+        self._update = wire([controls[n] for n in self.watched], self._draw)
+        self._draw(allow_browser=False)
+        if browser is not None:
+            # If the page stops drawing (its view went away), the kernel draws again, from now on.
+            browser.observe(lambda change: None if change["new"] else self._draw(allow_browser=False),
+                            names="driving")
+        Panel._instances.add(self)
+
+    def _mute_sends(self, figure: go.FigureWidget) -> None:
+        """Let ``_draw`` skip the figure's messages to the page for states the page drew itself."""
+        for name in ("_send_update_msg", "_send_restyle_msg", "_send_relayout_msg"):
+            send = getattr(figure, name)
+
+            def muted(*args, _send=send, **kwargs):
+                if not self._muted:
+                    return _send(*args, **kwargs)
+
+            setattr(figure, name, muted)
+
+    def state(self) -> dict:
+        """The watched controls' values, as the figure's ``layout.meta["state"]`` records them."""
+        return {name: self.controls[name].value for name in self.watched}
+
+    def _draw(self, allow_browser: bool = True) -> None:
+        fig = self.figure
+        try:
+            with fig.batch_update():
+                drawn = self._user_update()
+                fig.layout.meta = {"state": self.state()}
+                self._muted = bool(allow_browser and drawn is True and self.browser is not None
+                                   and getattr(self.browser, "driving", False))
+        finally:
+            self._muted = False
 
     def update(self) -> None:
-        """Redraw the figure from the current control values."""
-        self._update()
+        """Redraw the figure from the current control values (always through the kernel)."""
+        self._draw(allow_browser=False)
+
+    # ---------------------------------------------------------------- introspection for browser tests
+    @classmethod
+    def instances(cls) -> list["Panel"]:
+        """Every Panel alive in this kernel, oldest first."""
+        return sorted(cls._instances, key=lambda p: p._order)
+
+    def snapshot(self) -> dict:
+        """What the page should show: control values and limits, title, meta and trace arrays (JSON-able)."""
+        def arr(v):
+            if v is None:
+                return None
+            a = np.asarray(v, dtype=np.float64)
+            return [None if not np.isfinite(x) else float(x) for x in a.ravel()]
+
+        controls = {}
+        for name, c in self.controls.items():
+            info = {"value": getattr(c, "value", None), "disabled": bool(getattr(c, "disabled", False)),
+                    "type": type(c).__name__, "watched": name in self.watched}
+            for attr in ("min", "max", "step", "options", "readout_format"):
+                if hasattr(c, attr):
+                    v = getattr(c, attr)
+                    info[attr] = list(v) if isinstance(v, tuple) else v
+            controls[name] = info
+        return {"model_id": self.model_id, "kind": self.kind, "controls": controls,
+                "title": self.figure.layout.title.text, "meta": self.figure.layout.meta,
+                "traces": [{"type": t.type, "x": arr(getattr(t, "x", None)), "y": arr(getattr(t, "y", None)),
+                            "z": arr(getattr(t, "z", None))} for t in self.figure.data]}
+

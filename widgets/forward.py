@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from ._browser import FrameBank
 from ._plumbing import Panel, check_argument, check_returned, fn_label, int_slider, require_callable, to_numpy
 
 
@@ -19,6 +20,10 @@ def forward_noising_explorer(q_sample: Callable, alpha_bar: torch.Tensor, x0: to
     The noise is drawn once, ``torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))``,
     so every point keeps its own noise vector and moving t shows one path per point.
     Returns a Panel with the control "t".
+
+    Every frame is computed once, up front, by calling ``q_sample`` for each t (the call
+    the slider would make) and shipped to the page, so moving t needs no kernel round trip.
+    A t for which ``q_sample`` fails is left to the kernel, which raises when the slider gets there.
     """
     require_callable(q_sample, "q_sample")
     check_argument("alpha_bar", alpha_bar, (None,))
@@ -42,13 +47,32 @@ def forward_noising_explorer(q_sample: Callable, alpha_bar: torch.Tensor, x0: to
     fig.update_layout(height=480, width=520, margin=dict(t=60, l=40, r=20, b=40),
                       xaxis=dict(range=[-r, r]), yaxis=dict(range=[-r, r], scaleanchor="x", scaleratio=1))
 
-    def update() -> None:
-        t = controls["t"].value
+    def title(t: int) -> str:
+        return f"t = {t} / {T}, alpha_bar_t = {float(alpha_bar[t]):.4f}"
+
+    def q_sample_at(t: int) -> np.ndarray:
         t_batch = torch.full((N,), t, dtype=torch.long)               # (N,)
-        x_t = check_returned(label, q_sample(x0, t_batch, alpha_bar, noise), (N, 2))  # (N, 2)
-        xy = to_numpy(x_t)
+        return to_numpy(check_returned(label, q_sample(x0, t_batch, alpha_bar, noise), (N, 2)),
+                        np.float32)                                   # (N, 2)
+
+    frames: dict[int, np.ndarray] = {}  # t -> (N, 2) float32, filled once the panel exists
+
+    def update() -> bool:
+        t = controls["t"].value
+        xy = frames[t] if t in frames else q_sample_at(t)
         with fig.batch_update():
             fig.data[1].x, fig.data[1].y = xy[:, 0], xy[:, 1]
-            fig.layout.title.text = f"t = {t} / {T}, alpha_bar_t = {float(alpha_bar[t]):.4f}"
+            fig.layout.title.text = title(t)
+        return t in frames  # the page drew this frame itself
 
-    return Panel(fig, controls, update)
+    bank = FrameBank(fig, controls, ["t"], index="t")
+    panel = Panel(fig, controls, update, kind="forward_noising", browser=bank)
+    xs, ys, valid = np.zeros((T, N), np.float32), np.zeros((T, N), np.float32), np.zeros(T, bool)
+    for t in range(T):
+        try:
+            xy = q_sample_at(t)
+        except Exception:  # noqa: BLE001 - this t stays with the kernel, which raises when it is reached
+            continue
+        frames[t], xs[t], ys[t], valid[t] = xy, xy[:, 0], xy[:, 1], True
+    bank.add({}, [1], [xs], [ys], [title(t) for t in range(T)], valid)
+    return panel

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from ._browser import FrameBank
 from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider,
                         require_function_dict, to_numpy)
 
@@ -20,7 +21,8 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
         num_steps (DDPM always takes T steps); the frame range follows the trajectory it returns,
         and the step slider is disabled while such a sampler is selected.
     data: optional (M, 2) float32 points drawn faintly as the target.
-    Trajectories are cached per (sampler, steps): moving the frame only re-indexes a cached array.
+    Trajectories are cached per (sampler, steps): moving the frame only re-indexes a cached array,
+    and each trajectory is shipped to the page once, so moving the frame needs no kernel round trip.
     Returns a Panel with controls "sampler", "steps", "frame" and "play" (a Play button
     linked to "frame" in the browser).
     """
@@ -41,6 +43,15 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
     cache: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray]] = {}
     fixed: set[str] = set()  # samplers seen to ignore num_steps; cached under (name, None)
 
+    bank: FrameBank | None = None  # the page's copy of the cache, made once the figure exists
+
+    def ship(key: tuple[str, int | None]) -> None:
+        name, steps = key
+        xs, ys = cache[key]
+        S = xs.shape[0] - 1
+        match = {"sampler": name} if steps is None else {"sampler": name, "steps": steps}
+        bank.add(match, [len(fig.data) - 1], [xs], [ys], [f"{name}, {S} steps, frame {k} / {S}" for k in range(S + 1)])
+
     def trajectory(name: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """x and y coordinates, each (S+1, N) float32, computed once per (sampler, steps)."""
         key = (name, None if name in fixed else steps)
@@ -52,6 +63,8 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
                 fixed.add(name)
                 key = (name, None)
             cache[key] = (np.ascontiguousarray(xy[..., 0]), np.ascontiguousarray(xy[..., 1]))
+            if bank is not None:
+                ship(key)
         return cache[key]
 
     # Fix the view once, from the first trajectory and the data, so the axes never jump.
@@ -74,9 +87,9 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
 
     shown = {"S": num_steps}  # the frame count on screen, to keep the frame's relative position
 
-    def update() -> None:
+    def update() -> bool:
         name, steps = controls["sampler"].value, controls["steps"].value
-        xs, ys = trajectory(name, steps)
+        xs, ys = trajectory(name, steps)  # a new trajectory is shipped to the page before anything else
         S = xs.shape[0] - 1
         frame, play = controls["frame"], controls["play"]
         if S != shown["S"]:  # new length: same fraction of the way from noise to data
@@ -89,6 +102,14 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
         with fig.batch_update():
             particles.x, particles.y = xs[k], ys[k]
             fig.layout.title.text = f"{name}, {S} steps, frame {k} / {S}"
+        # The page draws every frame from its copy of the trajectory, once both the trajectory and the
+        # control values have arrived. A kernel-sent frame could land after the page has moved on
+        # (a stale frame), so the kernel sends none.
+        return bank is not None
 
-    return Panel(fig, controls, update, rows=[["sampler", "steps"], ["play", "frame"]],
-                 watch=["sampler", "steps", "frame"])
+    watch = ["sampler", "steps", "frame"]
+    bank = FrameBank(fig, controls, watch, index="frame")
+    for key in cache:
+        ship(key)
+    return Panel(fig, controls, update, rows=[["sampler", "steps"], ["play", "frame"]], watch=watch,
+                 kind="reverse_sampling", browser=bank)
