@@ -1,0 +1,141 @@
+"""The adversarial corpus (tests/adversarial/corpus.py), graded in ONE parallel run of
+``python -m autograder grade`` together with ordinary control submissions.
+
+For every kind: the submission is graded correctly (the expected score) or flagged FAILED with its
+reason; no output of any cell shows a successful attack (a leaked file, a write outside the
+scratch folder, a connection); the grader itself never crashes. The controls, graded on the same
+workers at the same time, keep exactly their expected scores and feedback: no student's grade
+depends on who else was graded. The course root lives outside /tmp (the sandbox's /tmp is
+private anyway), so the paths the attacks try are real paths on the host.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+import socket
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import REPO_ROOT
+from autograder.course import ScratchCourse
+from grading_support import outside_tmp, remove, require_sandbox
+
+sys.path.insert(0, str(Path(__file__).parent))
+from adversarial.corpus import ASSIGNMENT, FAILED, GRADED, KINDS, MARKERS, Context, controls, expected_score  # noqa: E402
+
+pytestmark = pytest.mark.slow
+A = ASSIGNMENT
+
+
+@pytest.fixture(scope="module")
+def graded():
+    require_sandbox()
+    from autograder.grading.command import Options, grade, summary_table
+    base = outside_tmp("adversarial-")
+    root = base / "course"
+    course = ScratchCourse(root, [A])
+    release = course.release_notebooks(A)[0]
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.setblocking(False)
+    folder = base / "submissions"
+
+    def put(student, nb):
+        (folder / student).mkdir(parents=True, exist_ok=True)
+        path = folder / student / release.name
+        path.write_text(nb) if isinstance(nb, str) else nbformat.write(nb, path)
+
+    ctrl = controls(release)
+    for student, (nb, _, _) in ctrl.items():
+        put(student, nb)
+    for kind in KINDS:
+        put(kind.name, kind.make(Context(root, release, REPO_ROOT, "control_full", server.getsockname()[1], kind.name)))
+    gradebook_before = None
+    summary = grade(Options(A, root=root, source=folder, workers=2, timeout=15, cpu_seconds=60, memory_mb=2048,
+                            processes=64, progress=False))
+    print(summary_table(summary, 160))
+    try:
+        accepted = server.accept()
+    except BlockingIOError:
+        accepted = None
+    server.close()
+    yield {"root": root, "rows": {r["student_id"]: r for r in summary.rows}, "controls": ctrl,
+           "accepted": accepted, "summary": summary, "gradebook_before": gradebook_before}
+    remove(base)
+
+
+def outputs(root: Path, student: str) -> str:
+    path = root / "autograded" / student / A / f"{A}.ipynb"
+    if not path.exists():
+        return ""
+    nb = nbformat.read(path, as_version=4)
+    return json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+
+
+def test_corpus_has_at_least_15_kinds():
+    assert len({k.name for k in KINDS}) >= 15
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+def test_each_kind_is_graded_correctly_or_flagged(graded, kind):
+    row = graded["rows"][kind.name]
+    assert row["status"] in (kind.status, *kind.alternatives), row
+    if row["status"] == GRADED:
+        assert float(row["score"]) == expected_score(kind), row
+        assert float(row["max_score"]) == sum(__import__("adversarial.corpus", fromlist=["points"]).points().values())
+    if row["status"] == FAILED:
+        assert kind.reason in row["reason"], row
+    out = outputs(graded["root"], kind.name)
+    for marker in MARKERS:
+        assert marker not in out, f"{kind.name}: an attack succeeded ({marker})"
+    if kind.output:
+        assert kind.output in out, f"{kind.name}: expected {kind.output!r} in the outputs"
+
+
+def test_controls_graded_in_the_same_run_are_unaffected(graded):
+    for student, (_, score, phrases) in graded["controls"].items():
+        row = graded["rows"][student]
+        assert (row["status"], float(row["score"])) == (GRADED, score), row
+        feedback = html.unescape((graded["root"] / "feedback" / student / A / f"{A}.html").read_text())
+        for phrase in phrases:
+            assert phrase in feedback, f"{student}: feedback lacks {phrase!r}"
+
+
+def test_no_connection_reached_the_host(graded):
+    assert graded["accepted"] is None
+
+
+def test_nothing_was_written_outside_the_scratch_folders(graded):
+    root = graded["root"]
+    assert not list(root.rglob("pwned*")) and not list((REPO_ROOT / "solutions").glob("pwned*"))
+    assert not list((root / "autograded").rglob("scratch_ok.txt")), "scratch files stay in the sandbox"
+
+
+def test_huge_output_is_capped(graded):
+    path = graded["root"] / "autograded" / "huge_output" / A / f"{A}.ipynb"
+    assert path.stat().st_size < 5_000_000
+
+
+def test_feedback_leaks_no_hidden_tests_and_embeds_plots_offline(graded):
+    feedback = sorted((graded["root"] / "feedback").glob(f"*/{A}/*.html"))
+    assert len(feedback) >= len(graded["controls"])
+    for path in feedback:
+        text = path.read_text()
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+        for secret in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", f'record_outputs("{A}"', "_reference_",
+                       "hidden_check", "grading-record+json"):
+            assert secret not in plain, f"{path}: {secret}"
+        assert 'src="https://cdn.plot.ly' not in text and "src='https://cdn.plot.ly" not in text
+    full = (graded["root"] / "feedback" / "control_full" / A / f"{A}.html").read_text()
+    assert full.count("Plotly.newPlot") >= 2, "the learner's figure and the widget panels are drawn"
+    assert "plotly.js v" in full or "Plotly=" in full, "plotly.js is inlined"
+    assert "application/vnd.jupyter.widget-view+json" not in full
+
+
+def test_every_submission_has_a_status(graded):
+    assert set(graded["rows"]) == {k.name for k in KINDS} | set(graded["controls"])
