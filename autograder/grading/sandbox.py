@@ -6,9 +6,10 @@ What the kernel sees (everything else of the host does not exist for it):
   installation and the virtual environment, and the packages learners are given anyway
   (``coursekit``, ``widgets``). Not the repository, so not ``solutions/``, not the course root
   (``source/``, ``release/``, ``submitted/``, ``autograded/``, ``gradebook.db``), not other students.
-- writable: a scratch copy of its own submission folder (its working directory, notebooks left
-  out: the autograded notebook holds the hidden tests), a private ``/tmp`` and ``/dev/shm``
-  (tmpfs with a size cap), and the folder of its own ZMQ sockets.
+- writable: its working directory, a size-capped tmpfs holding a scratch copy of its own
+  submission's files (notebooks left out: the autograded notebook holds the hidden tests), a
+  private ``/tmp`` and ``/dev/shm`` (tmpfs with a size cap), and the folder of its ZMQ sockets.
+  Nothing it writes reaches the host's disk except in-place changes to its scratch copies.
 - no network: a new network namespace with only its own loopback. The kernel therefore talks to
   nbgrader over ZMQ's ``ipc`` transport (unix sockets in the bound socket folder), not TCP.
 - its own PID namespace (it sees only its own processes; when the sandbox ends, all of them die)
@@ -56,6 +57,7 @@ class Sandbox(Configurable):
     processes = Integer(128, help="Processes and threads of the sandbox user (RLIMIT_NPROC)").tag(config=True)
     file_size_mb = Integer(256, help="Largest file the kernel may write (RLIMIT_FSIZE)").tag(config=True)
     tmp_mb = Integer(256, help="Size of the sandbox's private /tmp and /dev/shm").tag(config=True)
+    work_mb = Integer(512, help="Size of the working directory (a tmpfs with the submission's files)").tag(config=True)
     threads = Integer(1, help="OMP/MKL/torch threads inside the kernel (parallel graders share the cores)").tag(config=True)
     learner_packages = List(Unicode(), ["coursekit", "widgets"], help=(
         "Importable packages the kernel may read (learners have them anyway). Never solutions.")).tag(config=True)
@@ -242,7 +244,7 @@ class SandboxedKernel:
                 parents.append(parent)
                 parent = os.path.dirname(parent)
             for d in reversed(parents):
-                out += ["--perms", "0755", "--dir", d]
+                out += ["--perms", "0777" if _contains(WORKDIR, d) else "0755", "--dir", d]
                 made.add(d)
             made.add(dest)
             return out + [kind, src, dest]
@@ -258,7 +260,14 @@ class SandboxedKernel:
                  "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
         made.update({"/proc", "/dev", "/tmp", "/dev/shm"})
-        args += bind("--bind", self.work, WORKDIR)
+        # The working directory is a size-capped tmpfs (what the kernel writes costs no host disk
+        # and vanishes with the sandbox) holding the scratch copy's files, bound one by one.
+        args += bind("--perms", "0777", WORKDIR)[:-3] + ["--perms", "0777", "--size", str(s.work_mb * 2**20),
+                                                        "--tmpfs", WORKDIR]
+        for base, _, files in os.walk(self.work):
+            for name in sorted(files):
+                host = os.path.join(base, name)
+                args += bind("--bind", host, os.path.join(WORKDIR, os.path.relpath(host, self.work)))
         args += bind("--bind", self.conn, self.conn)
         args += bind("--ro-bind", str(HOOKS), "/opt/autograder/autograder_kernel_hooks.py")
         args += ["--chdir", WORKDIR, "--clearenv"]
