@@ -25,9 +25,9 @@ def make_windows(obs: torch.Tensor, actions: torch.Tensor, episode_ends: torch.T
 
     A window starting at step s of an episode of length L covers steps s .. s + Tp - 1: its
     observations are the first To of those steps, its actions all Tp. Starts run from -(To - 1)
-    (the first window already "sees" step 0 as its current step) to L - Tp + Ta - 1 (the last one
-    still has Ta real actions to execute). Steps before 0 repeat the episode's first row, steps after
-    L - 1 repeat its last row; a window never mixes two episodes.
+    (the first window already has step 0 as its current step) to L - Tp + Ta - 1 (so that at most
+    Ta - 1 actions at the end of a chunk are padding). Steps before 0 repeat the episode's first row,
+    steps after L - 1 repeat its last row; a window never mixes two episodes.
     Episodes in order, starts in increasing order. Returns (obs windows (W, To, obs_dim),
     action windows (W, Tp, act_dim)), W = sum over episodes of L - Tp + Ta + To - 1 (or 0 if negative).
     """

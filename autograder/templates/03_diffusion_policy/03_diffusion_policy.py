@@ -62,8 +62,8 @@ torch.manual_seed(0);
 # blocked, and the episode counts as failed.
 #
 # The scripted expert flips a coin, then swings out around the obstacle on that side at a constant
-# speed of 3 units per step, and finally rests at the goal for 8 steps. Near the start, the two kinds of demonstration begin at the same place:
-# the position alone cannot tell which way the expert will go.
+# speed of 3 units per step, and finally rests at the goal for 8 steps. Near the start, the two kinds
+# of demonstration begin at the same place: the position alone cannot tell which way the expert will go.
 
 # %%
 # experiment: data
@@ -91,7 +91,7 @@ rollout_figure({"demonstrations": [demos.episode(e)[0] for e in range(30)]}, tit
 # A training example is a **window** of `Tp` consecutive steps of one episode: its first `To`
 # observations and all `Tp` actions. Diffusion Policy's `SequenceSampler` lets windows start before
 # the episode (from `s = -(To-1)`, so that step 0 is a current step like any other) and end after it
-# (up to `s = L-Tp+Ta-1`, so that the last windows still have `Ta` real actions to execute). The
+# (up to `s = L-Tp+Ta-1`, so that at most the last `Ta-1` actions of a chunk are padding). The
 # missing steps are **padded by repeating the edge**: the first observation and action before the
 # start, the last ones after the end. A robot that waits at its start "observed" its start position,
 # and "keep commanding the final position" is what an expert does at the end; zeros would mean
@@ -151,7 +151,7 @@ horizon_explorer(make_windows, *demos.episode(0), To=2, Tp=16, Ta=8, t=0)
 # ## 4 · The conditional residual block
 #
 # Diffusion Policy's network is a 1-D U-Net over the time axis of the action chunk (from Janner et al.'s
-# Diffuser), built from one block, given here as Chi et al. wrote it:
+# Diffuser), built from one block, which you now write as Chi et al. did:
 #
 # ```
 # x (B, in, T) ─ Conv1dBlock ─ FiLM(cond) ─ Conv1dBlock ─ (+) ─ out (B, out, T)
@@ -248,7 +248,7 @@ diffusion, diffusion_net, diffusion_seconds = fit("diffusion")
 regression, regression_net, regression_seconds = fit("regression")
 
 # %% [markdown]
-# Now 64 robots per policy, each from its own start position, for 60 steps (the expert needs about 35),
+# Now 64 robots per policy, each from its own start position, for 60 steps (the expert needs about 33),
 # all run by **your** `receding_horizon` with `Ta = 8`.
 
 # %%
