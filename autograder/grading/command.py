@@ -13,6 +13,7 @@ Steps, all with the real nbgrader:
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -182,6 +183,15 @@ def grade(opts: Options) -> Summary:
     start = time.perf_counter()
     root, a = Path(opts.root).resolve(), opts.assignment
     check_sandbox(opts)
+    if not (root / "source" / a).is_dir():
+        raise GradeError(f"no instructor notebooks at {root / 'source' / a}")
+    ledger = Ledger(root, a)
+    ledger.ensure()
+    lock = open(ledger.dir / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise GradeError(f"another `grade {a}` run is in progress on {root}") from None
     ensure_assignment(root, a)
     if opts.roster:
         log(f"nbgrader db student import {opts.roster}")
@@ -189,8 +199,6 @@ def grade(opts: Options) -> Summary:
     if opts.source:
         collect(root, a, opts.source, opts.name_regexp)
 
-    ledger = Ledger(root, a)
-    ledger.ensure()
     subs = submissions(root, a)
     todo, skipped = [], []
     for student, folder in subs.items():
