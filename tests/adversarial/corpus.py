@@ -6,9 +6,9 @@ grader must do with it: grade it correctly (``status=GRADED``, the points of the
 that probe the sandbox print markers (assembled at run time, so the source text never contains
 them) when an attack succeeds; the test asserts that no output of any cell carries one.
 
-To keep CI fast, attack submissions drop the ungraded experiment cells after the last test cell
-(learners may delete cells; grades do not depend on them); attacks that must run at the very end
-are appended after that. The control submissions keep the whole notebook.
+To keep CI fast, attack submissions drop the ungraded cells that define nothing (slider widgets,
+the training experiment, plots: learners may delete cells, and grades do not depend on them);
+attacks that must run at the very end are appended. The control submissions keep everything.
 """
 from __future__ import annotations
 
@@ -73,9 +73,16 @@ def index_of(nb, gid: str) -> int:
 
 
 def trimmed(nb):
-    """Drop the ungraded code cells after the last test cell (the training experiment and plots)."""
+    """Drop the ungraded code cells that define nothing (widgets, the training experiment, plots):
+    the first code cell (imports), the graded cells and the helper definitions before the last
+    test cell stay."""
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     last = max(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
-    nb.cells = nb.cells[:last + 1] + [c for c in nb.cells[last + 1:] if c.cell_type == "markdown"]
+
+    def keep(i, cell):
+        return (cell.cell_type != "code" or i == first or "nbgrader" in cell.metadata
+                or (i < last and (cell.source.startswith("def ") or "\ndef " in cell.source)))
+    nb.cells = [c for i, c in enumerate(nb.cells) if keep(i, c)]
     return nb
 
 
