@@ -143,7 +143,8 @@ def unified_slot_map(to_unified: Callable, robots: Mapping[str, tuple[torch.Tens
                 hovertext=list(slot_names), row=2, col=1)
     fig.update_yaxes(range=[-0.1, 1.1], row=2, col=1)
     fig.update_xaxes(title_text="unified slot index", range=[-1, S], row=2, col=1)
-    fig.update_layout(height=420, bargap=0.1, margin=dict(t=90, l=40, r=20, b=40), showlegend=False)
+    fig.update_layout(height=420, bargap=0.1, margin=dict(t=90, l=40, r=20, b=40), showlegend=False,
+                      title_font_size=12)
 
     def update() -> None:
         name, i = controls["robot"].value, controls["sample"].value
@@ -157,8 +158,7 @@ def unified_slot_map(to_unified: Callable, robots: Mapping[str, tuple[torch.Tens
         with fig.batch_update():
             fig.data[0].y = to_numpy(unified[0, 0])
             fig.data[1].y = to_numpy(mask[0].float())
-            fig.layout.title.text = (f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled<br>"
-                                     + ", ".join(filled))
+            fig.layout.title.text = f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled: " + ", ".join(filled)
 
     return Panel(fig, controls, update, rows=[["robot", "sample"]])
 
