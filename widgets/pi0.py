@@ -38,7 +38,7 @@ def attention_mask_explorer(blockwise_mask: Callable, max_prefix: int = 12, max_
     fig.add_heatmap(z=np.zeros((1, 1)), x=["a0"], y=["a0"], zmin=0.0, zmax=1.0, showscale=False, xgap=1, ygap=1,
                     colorscale=[[0.0, "#f4f4f4"], [1.0, "#2b5fad"]],
                     hovertemplate="query %{y} → key %{x}: %{z}<extra></extra>")
-    fig.update_layout(height=460, width=520, margin=dict(t=70, l=60, r=20, b=50),
+    fig.update_layout(height=460, width=560, margin=dict(t=70, l=60, r=20, b=50), title_font_size=14,
                       xaxis=dict(title="key (attended to)", type="category", side="bottom"),
                       yaxis=dict(title="query (attending)", type="category", autorange="reversed"))
 
@@ -52,8 +52,8 @@ def attention_mask_explorer(blockwise_mask: Callable, max_prefix: int = 12, max_
             fig.data[0].z = to_numpy(mask)
             fig.data[0].x = labels
             fig.data[0].y = labels
-            fig.layout.title.text = (f"prefix {P} · state {S} · actions {A}: L = {L} tokens, "
-                                     f"{allowed} of {L * L} query-key pairs may attend")
+            fig.layout.title.text = (f"prefix {P} · state {S} · actions {A} (L = {L}): "
+                                     f"{allowed} of {L * L} pairs may attend")
 
     return Panel(fig, controls, update, kind="attention-mask")
 
@@ -82,7 +82,7 @@ def time_distribution_explorer(sample_time: Callable, time_density: Callable, nu
     fig.add_bar(x=centres, y=np.zeros(bins), width=1.0 / bins, name="histogram of sample_time",
                 marker_color="rgba(43, 95, 173, 0.45)")
     fig.add_scatter(x=grid, y=np.zeros(grid_size), mode="lines", name="time_density", line=dict(color="black"))
-    fig.update_layout(height=380, margin=dict(t=70, l=50, r=20, b=50), bargap=0.0,
+    fig.update_layout(height=380, margin=dict(t=70, l=50, r=20, b=50), bargap=0.0, title_font_size=14,
                       xaxis=dict(title="tau  (0 = noise, 1 = data;  openpi's t = 1 - tau)", range=[0, 1]),
                       yaxis=dict(title="density"), legend=dict(x=0.62, y=0.98))
 
@@ -100,8 +100,7 @@ def time_distribution_explorer(sample_time: Callable, time_density: Callable, nu
         with fig.batch_update():
             fig.data[0].y = histogram.astype(np.float64)
             fig.data[1].y = to_numpy(density)
-            fig.layout.title.text = (f"s = {s:.3f}, Beta({alpha:.1f}, {beta:.1f}) on (s - tau) / s: "
-                                     f"mean tau = {values.mean():.3f}, {np.mean(values < 0.5):.0%} of draws "
-                                     f"in the noisier half")
+            fig.layout.title.text = (f"s = {s:.3f}, Beta({alpha:.1f}, {beta:.1f}): mean tau = {values.mean():.3f}, "
+                                     f"{np.mean(values < 0.5):.0%} of draws below 0.5")
 
     return Panel(fig, controls, update, kind="time-distribution")

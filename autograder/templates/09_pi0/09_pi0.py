@@ -63,9 +63,10 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 # ## 1 · Which times to train on
 #
 # Flow matching regresses a velocity at random times `tau`. Plain flow matching draws
-# `tau ~ U[0, 1]`. pi0 argues that for actions the hard part is near the noise: the observation
-# pins the chunk down well, so denoising the last bit (high `tau`) is easy, while the first steps
-# from pure noise (low `tau`) decide what the robot will do. It therefore draws
+# `tau ~ U[0, 1]`. pi0 puts more weight on the noisy end. Near pure noise the best prediction is
+# roughly the *average* chunk given the observation: for images that blurry average is easy and
+# says little, but for actions conditioned on a rich observation it is most of the answer, and the
+# hard part. pi0 therefore draws
 #
 # $$p(\tau) = \mathrm{Beta}\Big(\frac{s - \tau}{s};\ 1.5,\ 1\Big), \qquad s = 0.999,$$
 #
@@ -119,9 +120,9 @@ assert torch.allclose(1 - tau, 0.999 * u + 0.001, atol=1e-6)
 #
 # noise at `tau = 0`, the demonstrated chunk `A` at `tau = 1`. (Some write-ups print the noise weight
 # as `(t - tau)`: a typo, the weight is `1 - tau`.) Along this straight line the velocity is
-# `d A^tau / d tau = A - eps`, constant in `tau`: that is the regression target. The paper writes
-# the target as `eps - A`; that sign belongs to openpi's reversed clock (next cell), and used with
-# `tau` it sends the sampler away from the data.
+# `d A^tau / d tau = A - eps`, constant in `tau`: that is the regression target. The pi0 paper
+# writes the target as `eps - A`, which does not match its own `tau`; that sign is right in
+# openpi's reversed clock (next cell). Used with `tau`, it sends the sampler away from the data.
 #
 # `tau` holds one time per chunk, `(B,)`; reshape it to `(B, 1, 1)` so that it scales whole chunks.
 
