@@ -145,7 +145,8 @@ def test_norm_comparison_traces_follow_controls():
         assert_float(fig.data[0].y, x)
         assert_float(fig.data[1].y, F.layer_norm(x, (10,), eps=1e-6))
         assert_float(fig.data[2].y, reference(x).detach())
-        assert fig.layout.title.text.startswith(f"token {token}, shift {shift:+.2f}, gain {gain:.2f}: ")
+        shown = f"{shift:.2f}".replace("-", "\u2212")                    # as the slider's readout shows it
+        assert fig.layout.title.text.startswith(f"token {token}, shift {shown}, gain {gain:.2f}: ")
         assert box.figure is fig
 
 

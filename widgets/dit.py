@@ -22,6 +22,11 @@ from ._plumbing import (Panel, check_argument, check_returned, dropdown, float_s
                         require_callable, to_numpy)
 
 
+def readout(value: float, fmt: str = ".2f") -> str:
+    """A number as a slider shows it (d3-format writes negatives with the minus sign U+2212)."""
+    return format(value, fmt).replace("-", "\u2212")
+
+
 def polylines(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, 2) trajectories -> x, y arrays of one line trace, trajectories separated by NaN."""
     n, h, _ = x.shape
@@ -195,8 +200,9 @@ def norm_comparison(rms_norm: Callable, tokens: torch.Tensor, eps: float = 1e-6)
         with fig.batch_update():
             for trace, y in zip(fig.data, (x, ln, rms)):
                 trace.y = to_numpy(y)
-            fig.layout.title.text = (f"token {i}, shift {shift:+.2f}, gain {gain:.2f}: input mean {float(x.mean()):+.2f}, "
-                                     f"RMS {float(x.pow(2).mean().sqrt()):.2f}; output means: LayerNorm "
-                                     f"{float(ln.mean()):+.2f}, RMSNorm {float(rms.mean()):+.2f}")
+            fig.layout.title.text = (f"token {i}, shift {readout(shift)}, gain {readout(gain)}: input mean "
+                                     f"{readout(float(x.mean()))}, RMS {readout(float(x.pow(2).mean().sqrt()))}; "
+                                     f"output means: LayerNorm {readout(float(ln.mean()) + 0.0)}, "
+                                     f"RMSNorm {readout(float(rms.mean()))}")
 
     return Panel(fig, controls, update, rows=[["token"], ["shift", "gain"]])
