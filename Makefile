@@ -42,5 +42,11 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# The explorer notebooks as code-free dashboards (Voilà). The template and the lab extensions it
+# loads come from share/jupyter (see share/jupyter/voila-config/voila.json). VOILA_ARGS="--port=8867"
+voila: $(STAMP)
+	JUPYTER_PATH="$(CURDIR)/share/jupyter" JUPYTER_CONFIG_PATH="$(CURDIR)/share/jupyter/voila-config" \
+		$(VENV)/bin/voila course/explorers $(VOILA_ARGS)
+
 clean-grading:
 	rm -rf autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db

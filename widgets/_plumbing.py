@@ -15,6 +15,7 @@ of JavaScript and is never garbage-collected (see STACK-NOTES.md, "Widgets").
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import weakref
 from typing import Callable, Iterable, Mapping, Sequence
@@ -196,20 +197,37 @@ class Panel(W.VBox):
         self.watched = list(watch if watch is not None else controls)
         for cls in ("course-widget", f"course-widget--{kind}", f"course-widget-id--{self.model_id}"):
             self.add_class(cls)
+        self._seen: dict[str, list] = {}  # each control's recent values, as they arrived (for browser tests)
         for name, control in self.controls.items():
             control.add_class("course-control")
             control.add_class(f"course-control--{name}")
+            if hasattr(control, "value"):
+                self._seen[name] = [0, []]
+                control.observe(lambda change, seen=self._seen[name]: self._note(seen, change["new"]), names="value")
         figure.add_class("course-figure")
         self._user_update = update
         self._muted = False
         self._mute_sends(figure)
         self._update = wire([controls[n] for n in self.watched], self._draw)
         self._draw(allow_browser=False)
+        self._sync_figure_state()
         if browser is not None:
             # If the page stops drawing (its view went away), the kernel draws again, from now on.
             browser.observe(lambda change: None if change["new"] else self._draw(allow_browser=False),
                             names="driving")
         Panel._instances.add(self)
+
+    def _sync_figure_state(self) -> None:
+        """Put the figure as drawn now into the FigureWidget's synced state.
+
+        A FigureWidget syncs its traces and layout only when it is created; traces added and
+        updates made afterwards travel as one-off messages. A page that connects later (a
+        Voilà dashboard, which runs the cells before the browser connects, or a reloaded
+        notebook) would otherwise get an empty plot.
+        """
+        fig = self.figure
+        fig._widget_data = copy.deepcopy(fig._data)
+        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
 
     def _mute_sends(self, figure: go.FigureWidget) -> None:
         """Let ``_draw`` skip the figure's messages to the page for states the page drew itself."""
@@ -221,6 +239,11 @@ class Panel(W.VBox):
                     return _send(*args, **kwargs)
 
             setattr(figure, name, muted)
+
+    @staticmethod
+    def _note(seen: list, value) -> None:
+        seen[0] += 1
+        seen[1] = [*seen[1][-31:], value]
 
     def state(self) -> dict:
         """The watched controls' values, as the figure's ``layout.meta["state"]`` records them."""
@@ -252,7 +275,10 @@ class Panel(W.VBox):
         def arr(v):
             if v is None:
                 return None
-            a = np.asarray(v, dtype=np.float64)
+            try:
+                a = np.asarray(v, dtype=np.float64)
+            except (TypeError, ValueError):  # categories (bar labels) and other text
+                return [str(x) for x in np.asarray(v, dtype=object).ravel()]
             return [None if not np.isfinite(x) else float(x) for x in a.ravel()]
 
         controls = {}
@@ -264,7 +290,8 @@ class Panel(W.VBox):
                     v = getattr(c, attr)
                     info[attr] = list(v) if isinstance(v, tuple) else v
             controls[name] = info
-        return {"model_id": self.model_id, "kind": self.kind, "controls": controls,
+        seen = {name: {"count": count, "last": last} for name, (count, last) in self._seen.items()}
+        return {"model_id": self.model_id, "kind": self.kind, "controls": controls, "seen": seen,
                 "title": self.figure.layout.title.text, "meta": self.figure.layout.meta,
                 "traces": [{"type": t.type, "x": arr(getattr(t, "x", None)), "y": arr(getattr(t, "y", None)),
                             "z": arr(getattr(t, "z", None))} for t in self.figure.data]}

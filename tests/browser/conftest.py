@@ -1,0 +1,85 @@
+"""Fixtures for the browser tests: one JupyterLab server and one Chromium for the whole session.
+
+Without Debian's chromium (or Playwright) the tests skip with the fix in the message;
+under CI=true they fail instead, so a CI image without a browser cannot pass silently.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import browser_harness as H
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).parent == HERE:
+            item.add_marker(pytest.mark.browser)
+
+
+def _unavailable(message: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run under CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, launched once through Python Playwright."""
+    problem = H.browser_problem()
+    if problem:
+        _unavailable(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            browser = H.launch_chromium(pw)
+        except H.BrowserUnavailable as e:
+            _unavailable(str(e))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory) -> tuple[Path, dict[Path, str]]:
+    """A scratch server root holding copies of every notebook the browser tests open."""
+    root = tmp_path_factory.mktemp("browser") / "root"
+    root.mkdir()
+    notebooks = sorted(set(H.widget_notebooks()) | set(H.reference_notebooks()[:1]))
+    return root, H.stage(notebooks, root)
+
+
+@pytest.fixture(scope="session")
+def lab(served, chromium):
+    """One real JupyterLab for the session (started only once a browser is known to work)."""
+    root, _ = served
+    with H.JupyterServer(root, kind="lab") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pool(lab, served, chromium):
+    """The widget notebooks, each opened and run in its own tab, one ahead of the test driving them."""
+    _, paths = served
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    pool = H.NotebookPool(lab, ctx, paths, H.widget_notebooks())
+    try:
+        yield pool
+    finally:
+        pool.close()
+        ctx.close()
+
+
+@pytest.fixture
+def context(chromium):
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield ctx
+    finally:
+        ctx.close()

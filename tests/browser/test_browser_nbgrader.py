@@ -1,0 +1,34 @@
+"""nbgrader's lab extension, in the same JupyterLab and Chromium: with the reference (instructor)
+notebook open, the toolbar has the Validate button, and validation passes.
+
+The button saves the notebook first; the server's root is a scratch copy, so the repository's
+notebook is never written.
+"""
+from __future__ import annotations
+
+import pytest
+
+import browser_harness as H
+
+REFERENCE = H.reference_notebooks()[:1]
+
+
+@pytest.mark.skipif(not REFERENCE, reason="no instructor notebooks")
+@pytest.mark.parametrize("notebook", REFERENCE, ids=[p.name for p in REFERENCE])
+def test_validate_button_passes(notebook, lab, served, context):
+    _, paths = served
+    nb = H.NotebookPage(context.new_page(), lab, paths[notebook], workspace=f"validate-{notebook.stem}")
+    try:
+        button = nb.page.locator(".jp-NotebookPanel-toolbar .validate-button").first
+        button.wait_for(state="visible", timeout=30_000)
+        assert "Validate" in button.inner_text()
+        button.click()
+        dialog = nb.page.locator(".jp-Dialog #validation-message").first
+        dialog.wait_for(state="attached", timeout=300_000)  # nbgrader runs the whole notebook
+        text = dialog.inner_text()
+        classes = dialog.get_attribute("class") or ""
+        assert "validation-success" in classes, f"validation did not pass: {text[:3000]}"
+        assert "Success! Your notebook passes all the tests." in text
+        assert not nb.console_errors, "browser console errors:\n" + "\n".join(nb.console_errors)
+    finally:
+        nb.close()

@@ -1,0 +1,83 @@
+"""Every widget notebook in a real JupyterLab, in Debian's Chromium, with a real kernel.
+
+Found automatically (tests/browser/browser_harness.py, ``widget_notebooks``): every notebook
+under course/explorers/ and every instructor notebook under autograder/source/*/ whose
+code uses ``widgets``. For each one: open it, run all cells, wait for every widget Panel
+to render, screenshot it, move each slider and dropdown with the keyboard and check after
+each key that the plot shows the state the key implies (widget_checks.py says what that
+means), drag each slider with 20 rapid key presses (no stale frame, no backlog), and
+require no browser console errors and no kernel errors.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+import browser_harness as H
+from widget_checks import SLIDERS, Mismatch, PanelDriver
+
+NOTEBOOKS = H.widget_notebooks()
+# Widgets that may appear as outputs without being a widgets.Panel: tqdm.auto's progress bars.
+NOT_PANELS_ALLOWED = ("TqdmHBox",)
+KERNEL_TRACE = re.compile(r"Traceback \(most recent call last\)|Exception in comm_msg|\[IPKernelApp\] ERROR")
+
+
+def slug(path) -> str:
+    return path.stem
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[str(p.relative_to(H.REPO)) for p in NOTEBOOKS])
+def test_widgets_in_jupyterlab(notebook, lab, pool, record_property):
+    log_start = len(lab.log_text())
+    report: list[str] = []
+    nb = None
+    try:
+        nb, run_s = pool.take(notebook)
+        report.append(f"ran all cells in {run_s:.1f} s")
+        panels = nb.kernel_panels()
+
+        # Coverage: every widget the notebook displays is a Panel this test can read.
+        shown = nb.displayed_widgets()
+        panel_ids = {p["model_id"] for p in panels}
+        strangers = {i: classes[0] for i, classes in shown.items()
+                     if i not in panel_ids and not set(classes) & set(NOT_PANELS_ALLOWED)}
+        assert not strangers, (f"{notebook.name} displays widgets that are not widgets.Panel, so no test can "
+                               f"check them: {strangers}. Build them on widgets._plumbing.Panel.")
+        if not panels:
+            report.append("no widget Panel in this notebook")
+
+        shots = H.SCREENSHOTS / slug(notebook)
+        drivers = []
+        for i, snap in enumerate(panels):
+            nb.wait_rendered(snap["model_id"])
+            nb.screenshot(snap["model_id"], shots / f"{i}-{snap['kind']}.png")
+            driver = PanelDriver(nb, snap, report)
+            driver.verify(f"{snap['kind']}: as first drawn")
+            drivers.append(driver)
+
+        for i, driver in enumerate(drivers):
+            start = time.monotonic()
+            moved = driver.exercise()
+            snap = driver.kernel()
+            for name in moved:
+                info = snap["controls"][name]
+                if info["type"] in SLIDERS and not info["disabled"] and info["max"] > info["min"]:
+                    settle = driver.fast_drag(name)
+                    report.append(f"{driver.kind}: {name} fast drag settled {1000 * settle:.0f} ms after the last key")
+            nb.screenshot(driver.id, shots / f"{i}-{driver.kind}-after-moves.png")
+            report.append(f"{driver.kind}: {driver.moves} key moves checked in {time.monotonic() - start:.1f} s "
+                          f"(with fast drags); max page-kernel difference {driver.worst:.2e}")
+
+        assert not nb.console_errors, "browser console errors:\n" + "\n".join(nb.console_errors)
+        assert not nb.kernel_errors(), "kernel errors:\n" + "\n".join(nb.kernel_errors())
+        kernel_log = lab.log_text()[log_start:]
+        assert not KERNEL_TRACE.search(kernel_log), f"the kernel logged an error:\n{kernel_log[-4000:]}"
+        record_property("run_all_s", round(run_s, 1))
+    except Mismatch as e:
+        pytest.fail(f"{notebook.name}: {e}", pytrace=False)
+    finally:
+        print(f"\n{notebook.name}: " + "; ".join(report))
+        if nb is not None:
+            nb.close()

@@ -1,0 +1,392 @@
+"""What "the plot shows the state the control implies" means, checked in the page.
+
+After every key press the test knows the value the control must now have (one step right,
+the maximum after End, the next option after ArrowDown...). It then reads, from the page:
+the control (what the learner sees), the plot's ``layout.meta.state`` and title, and every
+trace's data; and from the kernel: ``Panel.snapshot()``. It asserts
+
+1. the control shows the implied value and the plot's state records it;
+2. page and kernel agree: same control values, same title (and the drawn SVG title says
+   it), same trace arrays. The kernel holds what the learner's functions returned for the
+   state (tests/test_widgets.py proves that in Python), so a stale or wrong frame fails here;
+3. the title states the control's value as its readout shows it;
+4. for the course's own widgets, the data obey the maths of the state the title names,
+   computed here independently (closed-form schedules, x_t = sqrt(ab) x0 + sqrt(1-ab) eps
+   statistics, sampler start ~ N(0, I) and end near the data).
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+
+SLIDERS = ("IntSlider", "FloatSlider")
+DROPDOWNS = ("Dropdown",)
+# Page data equal kernel data up to float32 rounding (the page may hold float32 frames or the
+# browser's closed form); log-SNR near alpha_bar = 1 amplifies that rounding, hence atol.
+RTOL, ATOL = 1e-4, 2e-3
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+# ---------------------------------------------------------------- comparisons
+def close(a, b, step=None) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        tol = 1e-6 * abs(step) if step else 1e-9 * max(1.0, abs(b))
+        return abs(a - b) <= tol
+    return a == b
+
+
+def as_array(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def compare_traces(page: list[dict], kernel: list[dict], where: str) -> float:
+    """Raise unless page and kernel traces hold the same arrays; return the largest difference."""
+    if len(page) != len(kernel):
+        raise Mismatch(f"{where}: page has {len(page)} traces, the kernel {len(kernel)}")
+    worst = 0.0
+    for i, (p, k) in enumerate(zip(page, kernel)):
+        for axis in ("x", "y", "z"):
+            pv, kv = p.get(axis), k.get(axis)
+            if kv is None:
+                continue
+            if pv is None:
+                raise Mismatch(f"{where}: trace {i} has no {axis} in the page; the kernel has {len(kv)} values")
+            if any(isinstance(v, str) for v in kv):  # categories: the same labels, in order
+                if [str(v) for v in pv] != list(kv):
+                    raise Mismatch(f"{where}: trace {i} {axis} labels differ: page {pv[:5]}..., kernel {kv[:5]}...")
+                continue
+            a, b = as_array(pv), as_array(kv)
+            if a.shape != b.shape:
+                raise Mismatch(f"{where}: trace {i} {axis}: {a.size} values in the page, {b.size} in the kernel")
+            nan_a, nan_b = np.isnan(a), np.isnan(b)
+            if not np.array_equal(nan_a, nan_b):
+                raise Mismatch(f"{where}: trace {i} {axis}: gaps (nan) differ between page and kernel")
+            if a.size and not nan_a.all():
+                diff = np.abs(a[~nan_a] - b[~nan_b])
+                bad = diff > ATOL + RTOL * np.abs(b[~nan_b])
+                if bad.any():
+                    j = int(np.argmax(bad))
+                    raise Mismatch(f"{where}: trace {i} {axis} differs from the kernel at {int(bad.sum())} of "
+                                   f"{a.size} points (first: page {a[~nan_a][j]!r}, kernel {b[~nan_b][j]!r})")
+                worst = max(worst, float(diff.max()))
+    return worst
+
+
+# ---------------------------------------------------------------- key presses and the values they imply
+def slider_keys(info: dict) -> list[str]:
+    """A person's keyboard moves for a slider: one step, to the end, to the start."""
+    one = "ArrowLeft" if close(info["value"], info["max"], info.get("step")) else "ArrowRight"
+    return [one, "End", "Home"]
+
+
+def dropdown_keys(info: dict) -> list[str]:
+    options = info["options"]
+    last = options.index(info["value"]) == len(options) - 1
+    return ["ArrowUp", "ArrowDown"] if last else ["ArrowDown", "ArrowUp"]
+
+
+def implied(info: dict, key: str):
+    """The control's value after ``key``, from its value, limits and step before it."""
+    if info["type"] in DROPDOWNS:
+        options, i = info["options"], info["options"].index(info["value"])
+        return options[min(i + 1, len(options) - 1)] if key == "ArrowDown" else options[max(i - 1, 0)]
+    v, lo, hi, step = info["value"], info["min"], info["max"], info["step"]
+    if key == "End":
+        return hi
+    if key == "Home":
+        return lo
+    n = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1}[key]
+    out = min(max(v + n * step, lo), hi)
+    return int(round(out)) if info["type"] == "IntSlider" else out
+
+
+def readout_text(dom: dict, name: str) -> str | None:
+    c = dom.get(name, {})
+    return c.get("readout") if c.get("kind") == "slider" else c.get("value")
+
+
+# ---------------------------------------------------------------- independent maths per widget kind
+def _cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+    f = lambda u: np.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    t = np.arange(T, dtype=np.float64)
+    return np.minimum(1 - f((t + 1) / T) / f(t / T), max_beta)
+
+
+def check_schedule(fig: dict, state: dict) -> None:
+    m = re.fullmatch(r"schedule = (\S+), T = (\d+), beta_start = ([\d.]+), beta_end = ([\d.]+)", fig["title"])
+    if not m:
+        raise Mismatch(f"schedule title not understood: {fig['title']!r}")
+    name, T, b0, b1 = m.group(1), int(m.group(2)), float(m.group(3)), float(m.group(4))
+    if (name, T) != (state["schedule"], state["T"]) or abs(b0 - state["beta_start"]) > 6e-6 \
+            or abs(b1 - state["beta_end"]) > 6e-4:
+        raise Mismatch(f"title {fig['title']!r} does not state the controls {state}")
+    t, betas, ab, snr = (as_array(fig["traces"][0]["x"]), as_array(fig["traces"][0]["y"]),
+                         as_array(fig["traces"][1]["y"]), as_array(fig["traces"][2]["y"]))
+    if not np.array_equal(t, np.arange(T)):
+        raise Mismatch(f"beta_t is drawn over {t.size} steps, the state says T = {T}")
+    want = {"linear": lambda: np.linspace(state["beta_start"], state["beta_end"], T),
+            "cosine": lambda: _cosine_betas(T)}.get(name)
+    if want is not None and not np.allclose(betas, want(), rtol=1e-5, atol=1e-9):
+        raise Mismatch(f"beta_t is not the {name} schedule for {state}")
+    if not np.allclose(ab, np.cumprod(1 - betas), rtol=1e-4, atol=1e-7):
+        raise Mismatch("alpha_bar_t is not prod_{s<=t} (1 - beta_s) of the betas drawn")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_snr = np.log(ab) - np.log1p(-ab)
+    want_snr[~np.isfinite(want_snr)] = np.nan
+    if not np.allclose(snr, want_snr, rtol=1e-6, atol=1e-6, equal_nan=True):
+        raise Mismatch("log-SNR is not log(alpha_bar / (1 - alpha_bar)) of the alpha_bar drawn")
+
+
+def check_forward_noising(fig: dict, state: dict) -> None:
+    m = re.fullmatch(r"t = (\d+) / (\d+), alpha_bar_t = ([\d.]+)", fig["title"])
+    if not m or int(m.group(1)) != state["t"]:
+        raise Mismatch(f"title {fig['title']!r} does not state t = {state['t']}")
+    ab = float(m.group(3))
+    x0 = np.stack([as_array(fig["traces"][0]["x"]), as_array(fig["traces"][0]["y"])], 1)
+    xt = np.stack([as_array(fig["traces"][1]["x"]), as_array(fig["traces"][1]["y"])], 1)
+    if x0.shape != xt.shape:
+        raise Mismatch(f"x_t has {len(xt)} points, x_0 {len(x0)}")
+    resid = xt - math.sqrt(ab) * x0            # = sqrt(1 - ab) * eps, eps ~ N(0, I) fixed per point
+    if 1 - ab >= 0.01:
+        ratio = resid.std() / math.sqrt(1 - ab)
+        slope = float((x0 * xt).sum() / (x0 * x0).sum())
+        if not 0.85 < ratio < 1.15 or abs(slope - math.sqrt(ab)) > 0.06:
+            raise Mismatch(f"x_t is not sqrt(ab) x_0 + sqrt(1 - ab) eps for ab = {ab} (residual std ratio "
+                           f"{ratio:.3f}, slope {slope:.3f} vs {math.sqrt(ab):.3f})")
+    elif np.abs(resid).max() > 5.5 * math.sqrt(1 - ab + 5e-5) + 1e-3:
+        raise Mismatch(f"x_t is too far from x_0 for alpha_bar_t = {ab}")
+
+
+def check_reverse_sampling(fig: dict, state: dict) -> None:
+    m = re.fullmatch(r"(\S+), (\d+) steps, frame (\d+) / (\d+)", fig["title"])
+    if not m:
+        raise Mismatch(f"reverse player title not understood: {fig['title']!r}")
+    name, S, k = m.group(1), int(m.group(2)), int(m.group(3))
+    if name != state["sampler"] or k != state["frame"] or int(m.group(4)) != S:
+        raise Mismatch(f"title {fig['title']!r} does not state {state}")
+    xy = np.stack([as_array(fig["traces"][-1]["x"]), as_array(fig["traces"][-1]["y"])], 1)
+    if k == 0:  # every sampler starts from pure noise
+        if np.abs(xy.mean(0)).max() > 0.2 or not 0.85 < xy.std() < 1.15:
+            raise Mismatch(f"frame 0 is not N(0, I) noise (mean {xy.mean(0)}, std {xy.std():.3f})")
+    if k == S and S >= 10 and len(fig["traces"]) > 1:  # the end lands on the data
+        data = np.stack([as_array(fig["traces"][0]["x"]), as_array(fig["traces"][0]["y"])], 1)
+        nearest = np.sqrt(((xy[:, None, :] - data[None]) ** 2).sum(-1)).min(1).mean()
+        if nearest > 0.5:
+            raise Mismatch(f"the last frame is not on the data (mean distance to the nearest data point {nearest:.3f})")
+
+
+ORACLES = {"schedule": check_schedule, "forward_noising": check_forward_noising,
+           "reverse_sampling": check_reverse_sampling}
+
+
+# ---------------------------------------------------------------- driving one Panel
+WAIT_STATE_JS = """
+([id, name, want, tol]) => {
+  const f = window.__course.figure(id);
+  if (!f || !f.meta || !f.meta.state || f.svgTitle !== f.plainTitle) return false;
+  const got = f.meta.state[name];
+  return typeof want === "number" ? Math.abs(got - want) <= tol : got === want;
+}
+"""
+
+
+class PanelDriver:
+    """Moves one Panel's controls with the keyboard and checks what the page shows."""
+
+    def __init__(self, nb, snapshot: dict, report: list[str]):
+        self.nb, self.id, self.kind = nb, snapshot["model_id"], snapshot["kind"]
+        self.report = report
+        self.last = snapshot
+        self.worst = 0.0
+        self.moves = 0
+
+    def kernel(self) -> dict:
+        for snap in self.nb.kernel_panels(self.id):
+            self.last = snap
+            return snap
+        raise Mismatch(f"Panel {self.id} is gone from the kernel")
+
+    def tol(self, info: dict) -> float:
+        return 1e-6 * abs(info.get("step") or 1.0)
+
+    def wait_for_value(self, name: str, want, info: dict, seen_before: int | None = None,
+                       timeout_s: float = 60.0):
+        """Wait until the plot's state shows ``want`` for ``name``; return the value it settled on.
+
+        A widget may refuse a value (the horizon explorer keeps Tp >= Ta): once the kernel has
+        received ``want`` (``Panel.snapshot()["seen"]``) but holds another value, that value is
+        what the page must show, and it is returned instead.
+        """
+        arg = [self.id, name, want, self.tol(info)]
+        deadline, next_kernel = time.monotonic() + timeout_s, time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            if not info["watched"] or self.nb.page.evaluate(WAIT_STATE_JS, arg):
+                return want
+            if seen_before is not None and time.monotonic() > next_kernel:
+                next_kernel = time.monotonic() + 0.5
+                snap = self.kernel()
+                seen, value = snap["seen"][name], snap["controls"][name]["value"]
+                arrived = seen["last"][-(seen["count"] - seen_before):] if seen["count"] > seen_before else []
+                if any(close(v, want, info.get("step")) for v in arrived) and not close(value, want, info.get("step")):
+                    self.report.append(f"{self.kind}: {name}: the widget turned {want!r} into {value!r}")
+                    return value
+            time.sleep(0.03)
+        fig, dom = self.nb.figure(self.id), self.nb.dom_controls(self.id)
+        raise Mismatch(f"{self.kind}: {name} should now be {want!r}, but after {timeout_s:.0f} s the plot shows "
+                       f"{fig and fig['title']!r} with state {fig and fig['meta']} and the control shows {dom.get(name)}")
+
+    def verify(self, where: str, moved: str | None = None, want=None, settle_s: float = 10.0) -> dict:
+        """All of the module docstring's checks for the current state; returns the page figure."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            # ipywidgets keeps one message per widget in flight and holds back newer values until the
+            # kernel is idle, so the kernel may briefly lag the page (and the page the kernel): ask
+            # both again until they agree, or report the difference.
+            kernel = self.kernel()
+            fig, dom = self.nb.figure(self.id), self.nb.dom_controls(self.id)
+            agreed = (fig and fig["title"] == kernel["title"] and fig["meta"] == kernel["meta"]
+                      and fig["svgTitle"] == fig["plainTitle"])
+            if agreed and (moved is None or close(kernel["controls"][moved]["value"], want,
+                                                  kernel["controls"][moved].get("step"))):
+                break
+            if time.monotonic() > deadline:
+                raise Mismatch(f"{where}: the page shows {fig and fig['title']!r} / {fig and fig['meta']}, "
+                               f"the kernel holds {kernel['title']!r} / {kernel['meta']}")
+            time.sleep(0.1)
+        state = fig["meta"]["state"]
+        for name, info in kernel["controls"].items():
+            if not info["watched"]:
+                continue
+            if not close(state.get(name), info["value"], info.get("step")):
+                raise Mismatch(f"{where}: plot state {name} = {state.get(name)!r}, control {info['value']!r}")
+            shown = dom.get(name, {})
+            if shown.get("kind") in ("slider", "dropdown") and not close(shown["value"], info["value"], info.get("step")):
+                raise Mismatch(f"{where}: the page's {name} shows {shown['value']!r}, the kernel has {info['value']!r}")
+        if moved is not None:
+            if not close(kernel["controls"][moved]["value"], want, kernel["controls"][moved].get("step")):
+                raise Mismatch(f"{where}: {moved} is {kernel['controls'][moved]['value']!r}, the key implies {want!r}")
+            text = readout_text(dom, moved)
+            if kernel["controls"][moved]["watched"] and text and text not in fig["plainTitle"]:
+                raise Mismatch(f"{where}: the title {fig['title']!r} does not state {moved} = {text}")
+        self.worst = max(self.worst, compare_traces(fig["traces"], kernel["traces"], where))
+        oracle = ORACLES.get(self.kind)
+        if oracle:
+            try:
+                oracle(fig, state)
+            except Mismatch as e:
+                raise Mismatch(f"{where}: {e}") from None
+        return fig
+
+    def press(self, name: str, kind: str, key: str) -> None:
+        loc = self.nb.control_locator(self.id, name, kind)
+        loc.scroll_into_view_if_needed()
+        loc.focus()
+        self.nb.page.keyboard.press(key)
+
+    def move(self, name: str, key: str) -> None:
+        """One key press on a control, then every check of the resulting state."""
+        info = self.last["controls"][name]  # as of the last check, which waited for page and kernel to agree
+        want = implied(info, key)
+        before = self.last["seen"][name]["count"]
+        self.press(name, "slider" if info["type"] in SLIDERS else "dropdown", key)
+        got = self.wait_for_value(name, want, info, before)
+        self.verify(f"{self.kind}: {name} after {key}", name, got)
+        self.moves += 1
+
+    def exercise(self) -> list[str]:
+        """Every enabled slider and dropdown: each key move, then the checks. Returns controls moved.
+
+        A control that is disabled (the reverse player's steps while DDPM is selected) is tried
+        again after each dropdown has been moved one option further.
+        """
+        controls = self.kernel()["controls"]
+        names = [n for n, c in controls.items() if c["type"] in SLIDERS + DROPDOWNS]
+        dropdowns = [n for n in names if controls[n]["type"] in DROPDOWNS]
+        moved: list[str] = []
+
+        def run_enabled() -> None:
+            for name in names:
+                info = self.last["controls"][name]
+                if name in moved or info["disabled"]:
+                    continue
+                for key in (slider_keys(info) if info["type"] in SLIDERS else dropdown_keys(info)):
+                    self.move(name, key)
+                moved.append(name)
+
+        run_enabled()
+        for name in dropdowns:
+            if all(n in moved for n in names):
+                break
+            self.move(name, dropdown_keys(self.last["controls"][name])[0])
+            run_enabled()
+        for name in names:
+            if name not in moved:
+                self.report.append(f"{self.kind}: {name} stayed disabled; not moved")
+        return moved
+
+    def fast_drag(self, name: str, presses: int = 20, settle_limit_s: float = 3.0) -> float:
+        """20 key presses as fast as the keyboard goes; the final frame must come promptly and stay."""
+        info = self.kernel()["controls"][name]
+        room_right = (info["max"] - info["value"]) / info["step"]
+        key = "ArrowRight" if room_right >= presses or room_right >= (info["value"] - info["min"]) / info["step"] else "ArrowLeft"
+        want = info["value"]
+        for _ in range(presses):
+            want = implied({**info, "value": want}, key)
+        self.nb.page.evaluate(RECORD_JS, self.id)
+        loc = self.nb.control_locator(self.id, name, "slider")
+        loc.scroll_into_view_if_needed()
+        loc.focus()
+        for _ in range(presses):
+            self.nb.page.keyboard.press(key)
+        before = self.last["seen"][name]["count"]
+        want = self.wait_for_value(name, want, info, before, timeout_s=settle_limit_s + 30)
+        time.sleep(0.7)  # anything queued behind the final frame would show up now
+        log = self.nb.page.evaluate(STOP_RECORD_JS, self.id)
+        final_at = next((e["t"] for e in log["frames"] if info["watched"]
+                         and close(e["state"].get(name), want, info["step"])), None)
+        if final_at is None:
+            raise Mismatch(f"{self.kind}: fast drag of {name}: the final value {want} was never drawn")
+        settle = max(0.0, (final_at - log["lastKey"]) / 1000)  # 0: clamped at a limit before the last key
+        after = [e for e in log["frames"] if e["t"] > final_at and not close(e["state"].get(name), want, info["step"])]
+        if after:
+            trail = "\n".join(f"  {e['t'] - log['lastKey']:+8.0f} ms  {e['title']}  {e['state']}" for e in log["frames"])
+            raise Mismatch(f"{self.kind}: fast drag of {name}: {len(after)} frame(s) drawn after the final one, "
+                           f"e.g. {after[0]['title']!r} (a stale frame). Frames (time from the last key):\n{trail}")
+        if settle > settle_limit_s:
+            raise Mismatch(f"{self.kind}: fast drag of {name}: the final frame came {settle:.2f} s after the last "
+                           f"key (limit {settle_limit_s} s): a queued backlog")
+        self.verify(f"{self.kind}: {name} after {presses} x {key}", name, want)
+        return settle
+
+
+# Records every frame the plot draws (title + state) and the last keydown time, for fast drags.
+RECORD_JS = """
+(id) => {
+  const gd = window.__course.plot(id);
+  const rec = window.__course.rec = {frames: [], lastKey: null, seen: null};
+  rec.onKey = (e) => { rec.lastKey = performance.now(); };
+  document.addEventListener("keydown", rec.onKey, true);
+  const look = () => {
+    const t = gd.querySelector(".gtitle"), title = t ? t.textContent : null;
+    const state = (gd.layout.meta && gd.layout.meta.state) || {};
+    const key = title + JSON.stringify(state);
+    if (key !== rec.seen) { rec.seen = key; rec.frames.push({t: performance.now(), title, state}); }
+  };
+  rec.obs = new MutationObserver(look);
+  rec.obs.observe(gd, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+STOP_RECORD_JS = """
+(id) => {
+  const rec = window.__course.rec;
+  rec.obs.disconnect();
+  document.removeEventListener("keydown", rec.onKey, true);
+  return {frames: rec.frames, lastKey: rec.lastKey};
+}
+"""
