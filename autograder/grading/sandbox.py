@@ -254,12 +254,14 @@ class SandboxedKernel:
         args = [shutil.which(s.bwrap) or s.bwrap, "--die-with-parent", "--new-session",
                 "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--hostname", "sandbox", *system_binds()]
-        for d in self.readonly_dirs():
-            args += bind("--ro-bind", d, d)
+        # The private /tmp comes before the read-only binds: the repository or its .venv may live
+        # under /tmp (a CI clone), and a tmpfs mounted later would hide them.
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
         made.update({"/proc", "/dev", "/tmp", "/dev/shm"})
+        for d in self.readonly_dirs():
+            args += bind("--ro-bind", d, d)
         # The working directory is a size-capped tmpfs (what the kernel writes costs no host disk
         # and vanishes with the sandbox) holding the scratch copy's files, bound one by one.
         args += bind("--perms", "0777", WORKDIR)[:-3] + ["--perms", "0777", "--size", str(s.work_mb * 2**20),
