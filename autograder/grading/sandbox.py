@@ -92,13 +92,24 @@ def probe(bwrap: str = "bwrap") -> tuple[bool, str]:
                        "(scripts/ensure-system-deps.sh installs it when run as root)")
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         return False, "setpriv (util-linux) is missing"
-    cmd = [exe, *system_binds(), "--unshare-pid", "--unshare-net", "--die-with-parent"]
+    # The options the real sandbox needs (--perms/--size: bubblewrap >= 0.5; Debian 12 has 0.8).
+    cmd = [exe, *system_binds(), "--unshare-pid", "--unshare-net", "--die-with-parent", "--new-session",
+           "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp"]
     if os.geteuid() != 0:
         cmd.append("--unshare-user")
+    else:
+        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     proc = subprocess.run([*cmd, "--", "/bin/sh", "-c", "exit 0"], capture_output=True, text=True)
     if proc.returncode != 0:
         return False, f"bubblewrap cannot create a sandbox here: {proc.stderr.strip() or proc.returncode}"
     return True, ""
+
+
+@functools.lru_cache(maxsize=None)
+def supports(bwrap: str, option: str) -> bool:
+    """Whether this bubblewrap knows ``option`` (e.g. --disable-userns, new in 0.8)."""
+    proc = subprocess.run([shutil.which(bwrap) or bwrap, "--help"], capture_output=True, text=True)
+    return option in proc.stdout + proc.stderr
 
 
 def system_binds() -> list[str]:
@@ -293,7 +304,8 @@ class SandboxedKernel:
             args += limits + ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups",
                               "--inh-caps=-all", "--"]
         else:
-            args += ["--unshare-user", "--disable-userns", "--"] + limits
+            args += ["--unshare-user"] + (["--disable-userns"] if supports(s.bwrap, "--disable-userns") else [])
+            args += ["--"] + limits
         return args + cmd
 
     def chown_connection_file(self, path: str) -> None:
