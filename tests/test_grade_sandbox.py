@@ -206,3 +206,27 @@ def test_process_limit_is_per_sandbox(host):
     assert 0 < kids < 40, "the bomb hit its limit"
     assert result(bomb.cells[1]) > kids, "its processes were still alive while the other sandbox ran"
     assert result(other.cells[0]) == 16
+
+
+def test_required_sandbox_refuses_to_run_without_bubblewrap():
+    from autograder.grading.sandbox import Sandbox, SandboxError
+    cfg = Config()
+    cfg.Sandbox.mode = "required"
+    cfg.Sandbox.bwrap = "no-such-bwrap-here"
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
+        Sandbox(config=cfg).active()
+    cfg.Sandbox.mode = "auto"
+    assert Sandbox(config=cfg).active() is False  # runs unsandboxed, with a warning
+
+
+def test_sandbox_never_binds_the_course_root_or_solutions(tmp_path):
+    from autograder.grading.sandbox import Sandbox, SandboxedKernel, SandboxError
+    require_sandbox()
+    cfg = Config()
+    cfg.Sandbox.readonly_paths = [str(REPO_ROOT)]  # a careless setting that would expose everything
+    box = SandboxedKernel(Sandbox(config=cfg), None, str(COURSE_ROOT))
+    try:
+        with pytest.raises(SandboxError, match="refusing to bind"):
+            box.wrap(["true"])
+    finally:
+        box.cleanup()

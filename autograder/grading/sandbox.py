@@ -33,7 +33,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Enum, Integer, List, Unicode
-from traitlets.config import Configurable
+from traitlets.config import LoggingConfigurable
 
 HOOKS = Path(__file__).with_name("kernel_hooks.py")
 WORKDIR = "/home/learner/work"
@@ -46,7 +46,7 @@ class SandboxError(RuntimeError):
     """The sandbox is required but cannot be used; the message says why and what to install."""
 
 
-class Sandbox(Configurable):
+class Sandbox(LoggingConfigurable):
     """Settings of the kernel sandbox (``c.Sandbox.<name>`` in nbgrader_config.py)."""
 
     mode = Enum(["auto", "required", "off"], "auto", help=(
