@@ -108,7 +108,9 @@ def implied(info: dict, key: str):
 
 def readout_text(dom: dict, name: str) -> str | None:
     c = dom.get(name, {})
-    return c.get("readout") if c.get("kind") == "slider" else c.get("value")
+    text = c.get("readout") if c.get("kind") == "slider" else c.get("value")
+    # ipywidgets' slider readout writes negative numbers with a Unicode minus sign (U+2212).
+    return text.replace("\u2212", "-") if isinstance(text, str) else text
 
 
 # ---------------------------------------------------------------- independent maths per widget kind
