@@ -25,7 +25,8 @@ from autograder.course import ScratchCourse
 from grading_support import outside_tmp, remove, require_sandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from adversarial.corpus import ASSIGNMENT, FAILED, GRADED, KINDS, MARKERS, Context, controls, expected_score  # noqa: E402
+from adversarial.corpus import (ASSIGNMENT, FAILED, GRADED, KINDS, MARKERS, Context, controls,  # noqa: E402
+                               expected_score, points)
 
 pytestmark = pytest.mark.slow
 A = ASSIGNMENT
@@ -55,7 +56,6 @@ def graded():
         put(student, nb)
     for kind in KINDS:
         put(kind.name, kind.make(Context(root, release, REPO_ROOT, "control_full", server.getsockname()[1], kind.name)))
-    gradebook_before = None
     summary = grade(Options(A, root=root, source=folder, workers=2, timeout=15, cpu_seconds=60, memory_mb=2048,
                             processes=64, progress=False))
     print(summary_table(summary, 160))
@@ -65,7 +65,7 @@ def graded():
         accepted = None
     server.close()
     yield {"root": root, "rows": {r["student_id"]: r for r in summary.rows}, "controls": ctrl,
-           "accepted": accepted, "summary": summary, "gradebook_before": gradebook_before}
+           "accepted": accepted, "summary": summary}
     remove(base)
 
 
@@ -87,7 +87,7 @@ def test_each_kind_is_graded_correctly_or_flagged(graded, kind):
     assert row["status"] in (kind.status, *kind.alternatives), row
     if row["status"] == GRADED:
         assert float(row["score"]) == expected_score(kind), row
-        assert float(row["max_score"]) == sum(__import__("adversarial.corpus", fromlist=["points"]).points().values())
+        assert float(row["max_score"]) == sum(points().values())
     if row["status"] == FAILED:
         assert kind.reason in row["reason"], row
     out = outputs(graded["root"], kind.name)
