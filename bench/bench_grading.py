@@ -11,6 +11,7 @@ student, W workers). The gradebooks must agree. Target: >= 1.7x with 2 workers o
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -37,6 +38,12 @@ def scores(root: Path) -> dict[str, float]:
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         return {s.student.id: round(float(s.score), 6) for s in gb.assignment_submissions(A)}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of every finished child process (nbgrader, workers, sandboxed kernels)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def serial(root: Path) -> float:
@@ -68,14 +75,18 @@ def main() -> None:
         make_course(a)
         shutil.copytree(a, b)  # the same submissions, the same gradebook state
         load = os.getloadavg()[0]
+        c0 = cpu_seconds()
         t_serial = serial(a)
+        c1 = cpu_seconds()
         t_parallel = parallel(b, workers)
+        c2 = cpu_seconds()
+        load_after = os.getloadavg()[0]
         same = scores(a) == scores(b) and len(scores(a)) == N
         print(f"{'submissions':<34}{N:>10}")
         print(f"{'cores / workers':<34}{os.cpu_count():>7} / {workers}")
-        print(f"{'load average before the runs':<34}{load:>10.1f}")
-        print(f"{'serial nbgrader autograde (s)':<34}{t_serial:>10.1f}")
-        print(f"{'parallel workers (s)':<34}{t_parallel:>10.1f}")
+        print(f"{'load average before / after':<34}{load:>5.1f} / {load_after:.1f}   (other work on the machine)")
+        print(f"{'serial nbgrader autograde (s)':<34}{t_serial:>10.1f}   CPU {c1 - c0:.1f} s")
+        print(f"{'parallel workers (s)':<34}{t_parallel:>10.1f}   CPU {c2 - c1:.1f} s")
         print(f"{'speed-up':<34}{t_serial / t_parallel:>9.2f}x   (target >= 1.7x)")
         print(f"{'same gradebook scores':<34}{str(same):>10}   {sorted(set(scores(b).values()))}")
 
