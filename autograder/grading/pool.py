@@ -48,10 +48,15 @@ class LocalPool:
                    for i in range(min(self.workers, len(jobs)))]
         for t in threads:
             t.start()
+        completed = False
         try:
             for _ in range(len(jobs)):
                 on_result(results.get())
+            completed = True
         finally:
+            if completed:  # idle workers exit on their own once their stdin closes
+                for t in threads:
+                    t.join(timeout=60)
             self._stop.set()
             for proc in list(self._procs.values()):
                 self._kill(proc)

@@ -147,6 +147,34 @@ def _contains(parent: str, child: str) -> bool:
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 
 
+def sweep_stale(root: str, max_age_without_owner: float = 3600.0) -> None:
+    """Remove the scratch folders of sandboxes whose grader died (killed with SIGKILL, say)."""
+    import time
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if not name.startswith("kernel-") or not os.path.isdir(path):
+            continue
+        owner = os.path.join(path, ".owner")
+        try:
+            fd = os.open(owner, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                if time.time() - os.path.getmtime(path) > max_age_without_owner:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # alive
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class _UidLease:
     """An exclusive uid for one sandbox, held with a lock file for the sandbox's lifetime."""
 
@@ -179,8 +207,12 @@ class SandboxedKernel:
         self.settings = settings
         root = settings.run_root or os.path.join(tempfile.gettempdir(), "autograder-sandbox")
         os.makedirs(root, mode=0o711, exist_ok=True)
+        sweep_stale(root)
         self.run_dir = tempfile.mkdtemp(prefix="kernel-", dir=root)
         os.chmod(self.run_dir, 0o711)
+        # Held while this sandbox lives; a folder whose lock is free belongs to a dead grader.
+        self._owner = os.open(os.path.join(self.run_dir, ".owner"), os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._owner, fcntl.LOCK_EX)
         self.work = os.path.join(self.run_dir, "work")
         self.conn = os.path.join(self.run_dir, "conn")
         self.lease = _UidLease(settings.uid_base, settings.uid_count) if os.geteuid() == 0 else None
@@ -315,6 +347,9 @@ class SandboxedKernel:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self._owner is not None:
+            os.close(self._owner)
+            self._owner = None
         if self.lease:
             self.lease.release()
 
