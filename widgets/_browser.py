@@ -1,8 +1,9 @@
 """Browser-side drawing: slider moves that need no kernel round trip.
 
-A slider move that goes through the kernel costs a websocket round trip plus the
-FigureWidget's message handling (~70 ms median on the CI box). Two companions take the
-cheap part into the browser, while the learner's Python function still provides the data:
+A slider move that goes through the kernel costs a websocket round trip, the widget's Python
+and the FigureWidget's message handling (100-150 ms median measured on the loaded 2-core CI
+box; see docs/BROWSER_TESTS.md and bench/bench_latency.py). Two companions take the cheap part
+into the browser, while the learner's Python function still provides the data:
 
 * :class:`FrameBank` holds frames the learner's function produced in Python (one per
   value of an "index" control, e.g. ``t`` or ``frame``), shipped once as float32 buffers.
@@ -35,6 +36,10 @@ import anywidget
 import ipywidgets as W
 import numpy as np
 import traitlets as T
+
+# Set to False (before building a widget) to leave every draw to the kernel, e.g. to measure
+# the kernel round trip (bench/bench_latency.py). Widgets built then keep that behaviour.
+enabled = True
 
 _COMMON_JS = r"""
 const CONTROL_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"]);
@@ -98,6 +103,7 @@ async function drive(model, el, setup) {
   const state = (v) => Object.fromEntries(model.get("state_controls").map((n) => [n, v[n]]));
   const draw = await setup({figure, controls, values, state, ctx});
   for (const c of Object.values(controls)) c.on("change:value change:index", draw, ctx);
+  draw();  // a page that connected late (Voilà) may hold an older frame than the controls say
   model.set("driving", true);
   model.save_changes();
   return () => {
@@ -122,7 +128,7 @@ export default {
       const draw = () => {
         const v = values();
         const bank = banks.find((b) => Object.entries(b.get("match")).every(([n, want]) => v[n] === want));
-        if (!bank) return;                                   // not shipped (yet): the kernel draws
+        if (!bank) return;  // not shipped yet: drawn when it arrives (change:banks), if still wanted
         const k = v[model.get("index")];
         if (!Number.isInteger(k) || k < 0 || k >= bank.get("titles").length) return;
         if (!new Uint8Array(bank.get("valid").buffer, bank.get("valid").byteOffset)[k]) return;

@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from . import _browser
 from ._browser import PanelHooks
 
 _STYLE = {"description_width": "initial"}
@@ -188,6 +189,8 @@ class Panel(W.VBox):
                  kind: str = "panel", browser: W.Widget | None = None):
         self._order = next(Panel._order_counter)
         rows = rows if rows is not None else [list(controls)]
+        if not _browser.enabled:
+            browser = None  # the companion stays unshown, so the page never draws: the kernel does
         hooks = browser if browser is not None else PanelHooks()
         super().__init__([*(W.HBox([controls[n] for n in row]) for row in rows), figure, hooks])
         self.figure = figure

@@ -40,9 +40,9 @@ def forward_noising_explorer(q_sample: Callable, alpha_bar: torch.Tensor, x0: to
     x0_np = to_numpy(x0)                                             # (N, 2)
     r = max(3.5, 1.1 * float(np.abs(x0_np).max()))                   # fixed view: data and N(0, I)
     fig = go.FigureWidget()
-    fig.add_scatter(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_0 (data)",
+    fig.add_scattergl(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_0 (data)",
                     marker=dict(size=4, color="lightgray"))
-    fig.add_scatter(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_t",
+    fig.add_scattergl(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_t",
                     marker=dict(size=4, color="royalblue", opacity=0.7))
     fig.update_layout(height=480, width=520, margin=dict(t=60, l=40, r=20, b=40),
                       xaxis=dict(range=[-r, r]), yaxis=dict(range=[-r, r], scaleanchor="x", scaleratio=1))

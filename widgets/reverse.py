@@ -77,9 +77,9 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
     fig = go.FigureWidget()
     if data is not None:
         d = to_numpy(data)
-        fig.add_scatter(x=d[:, 0], y=d[:, 1], mode="markers", name="data",
+        fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data",
                         marker=dict(size=4, color="lightgray"))
-    fig.add_scatter(x=xs[0], y=ys[0], mode="markers", name="samples",
+    fig.add_scattergl(x=xs[0], y=ys[0], mode="markers", name="samples",
                     marker=dict(size=4, color="crimson", opacity=0.7))
     particles = fig.data[-1]
     fig.update_layout(height=480, width=520, margin=dict(t=60, l=40, r=20, b=40),

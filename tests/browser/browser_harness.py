@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/lib/chromium/chromium")
+# Debian's chromium binary (not the /usr/bin wrapper script); BROWSER_TESTS_CHROMIUM overrides it.
+CHROMIUM = Path(os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/lib/chromium/chromium"))
 SETTINGS = REPO / "share" / "jupyter" / "lab" / "settings"   # overrides.json: no news, no autosave, no windowing
 # For Voilà (as `make voila` runs it): share/jupyter holds the template "course" ("lab" without
 # CDN stylesheets) and share/jupyter/voila-config/voila.json selects it and the lab extensions a
@@ -60,6 +61,17 @@ def widget_notebooks(repo: Path = REPO) -> list[Path]:
 
 def reference_notebooks(repo: Path = REPO) -> list[Path]:
     return sorted(p for p in (repo / "autograder" / "source").glob("*/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def validate_notebooks(repo: Path = REPO) -> list[Path]:
+    """The instructor notebooks whose Validate button the tests press: the DDPM assignment's (the
+    reference the widgets came from), or BROWSER_VALIDATE="all" / a comma list of assignment names."""
+    found = reference_notebooks(repo)
+    want = os.environ.get("BROWSER_VALIDATE", "02_ddpm")
+    if want == "all":
+        return found
+    chosen = [p for p in found if p.parent.name in want.split(",")]
+    return chosen or found[:1]
 
 
 def stage(notebooks: list[Path], root: Path) -> dict[Path, str]:
@@ -365,12 +377,13 @@ class NotebookPage:
         self.console_errors: list[str] = []
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.console_errors.append(f"uncaught: {e}"))
-        page.goto(server.url(f"lab/workspaces/{workspace}/tree/{path}"))
+        page.goto(server.url(f"lab/workspaces/{workspace}/tree/{path}"), wait_until="domcontentloaded",
+                  timeout=120_000)
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
+                               " && window.jupyterapp.shell.currentWidget.sessionContext", timeout=120_000)
         page.evaluate(PAGE_JS)
         page.wait_for_function("() => { const k = window.__course.kernel(); return k && k.status === 'idle'; }",
-                               timeout=60_000)
+                               timeout=120_000)
         page.evaluate("() => window.__course.hookKernel()")
 
     def start_run_all(self) -> None:

@@ -51,7 +51,7 @@ def served(tmp_path_factory) -> tuple[Path, dict[Path, str]]:
     """A scratch server root holding copies of every notebook the browser tests open."""
     root = tmp_path_factory.mktemp("browser") / "root"
     root.mkdir()
-    notebooks = sorted(set(H.widget_notebooks()) | set(H.reference_notebooks()[:1]))
+    notebooks = sorted(set(H.widget_notebooks()) | set(H.validate_notebooks()))
     return root, H.stage(notebooks, root)
 
 
@@ -63,9 +63,39 @@ def lab(served, chromium):
         yield server
 
 
+class Validation:
+    """nbgrader's Validate button, pressed on each reference notebook in its own tab."""
+
+    def __init__(self, lab, context, paths):
+        self.pages, self.labels = {}, {}
+        for nb in H.validate_notebooks():
+            page = H.NotebookPage(context.new_page(), lab, paths[nb], workspace=f"validate-{nb.stem}")
+            button = page.page.locator(".jp-NotebookPanel-toolbar .validate-button").first
+            button.wait_for(state="visible", timeout=60_000)
+            self.labels[nb] = button.inner_text().strip()
+            button.click()
+            self.pages[nb] = page
+
+
 @pytest.fixture(scope="session")
-def pool(lab, served, chromium):
+def validation(served, chromium):
+    """Validation started once per session, early. nbgrader's validate handler runs the notebook
+    inside the server's request handler and blocks that server until it is done, so it gets a
+    JupyterLab of its own, and the widget tests carry on on theirs in the meantime."""
+    root, paths = served
+    with H.JupyterServer(root, kind="lab", log_path=root.parent / "validate-server.log") as server:
+        ctx = chromium.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            yield Validation(server, ctx, paths)
+        finally:
+            ctx.close()
+
+
+@pytest.fixture(scope="session")
+def pool(request, lab, served, chromium):
     """The widget notebooks, each opened and run in its own tab, one ahead of the test driving them."""
+    if any("test_validate_button" in item.nodeid for item in request.session.items):
+        request.getfixturevalue("validation")  # start it now; its test reads the result at the end
     _, paths = served
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1000})
     pool = H.NotebookPool(lab, ctx, paths, H.widget_notebooks())
