@@ -16,6 +16,7 @@ of JavaScript and is never garbage-collected (see STACK-NOTES.md, "Widgets").
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import weakref
 from typing import Callable, Iterable, Mapping, Sequence
@@ -208,6 +209,14 @@ class Panel(W.VBox):
                 self._seen[name] = [0, []]
                 control.observe(lambda change, seen=self._seen[name]: self._note(seen, change["new"]), names="value")
         figure.add_class("course-figure")
+        # plotly 7.1: after every update the page reports each trace's computed defaults, and the
+        # FigureWidget folds them back into its Python traces. For typed arrays that goes wrong:
+        # a heatmap with numpy x or y makes the kernel raise "The truth value of an array ... is
+        # ambiguous" on every move, and other traces' y can read back as {'0': 0}. A Panel sets
+        # every property it draws and never reads computed defaults, so it does not listen.
+        handler = inspect.getattr_static(figure, "_handler_js2py_traceDeltas", None)  # the @observe handler
+        if handler in figure._trait_notifiers.get("_js2py_traceDeltas", {}).get("change", []):
+            figure.unobserve(handler, names="_js2py_traceDeltas")
         self._user_update = update
         self._muted = False
         self._mute_sends(figure)
