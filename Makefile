@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: lab test venv release build bench voila clean-grading help
+.PHONY: lab test test-browser venv release build bench voila clean-grading help
 
 help:
 	@echo "make lab      set up (if needed) and open the course in JupyterLab"
@@ -29,9 +29,15 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The real-browser suite (tests/browser) runs separately with `make test-browser` until it is
+# proven stable on CI; see docs/BROWSER_TESTS.md.
 test: $(STAMP)
 	bash scripts/ensure-system-deps.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+test-browser: $(STAMP)
+	bash scripts/ensure-system-deps.sh
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(PY) -m autograder build
