@@ -257,3 +257,28 @@ def test_mixture_eps_model_samples_land_on_the_modes():
                     torch.Generator().manual_seed(0))
     nearest = torch.cdist(x, means).min(dim=1).values
     assert nearest.mean() < 0.2  # 0.1 * sqrt(pi / 2) ~ 0.125 for exact samples
+
+
+def test_every_widget_is_exported_from_the_package():
+    """A notebook can write ``from widgets import <any widget>``: every public function of a widget
+    module that returns a Panel (or a figure) is in ``widgets.__all__``."""
+    import importlib
+    import inspect
+    import pkgutil
+    import typing
+
+    import widgets
+
+    missing = []
+    for info in pkgutil.iter_modules(widgets.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"widgets.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            returns = typing.get_type_hints(fn).get("return")
+            if returns in (widgets.Panel, go.Figure) and name not in widgets.__all__:
+                missing.append(f"widgets.{info.name}.{name}")
+    assert not missing, f"not exported from widgets/__init__.py: {missing}"
+    assert all(hasattr(widgets, name) for name in widgets.__all__)

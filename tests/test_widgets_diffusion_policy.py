@@ -122,7 +122,7 @@ def test_chunk_explorer_shows_the_functions_outputs_for_the_chosen_state():
         assert_float_array(trace(fig, "regression (one chunk)").y, single[0, :, 1])
         assert_float_array(trace(fig, "observed positions").y, history[0, :, 1])
         left = int((samples[:, -1, 0] < OBSTACLE[0]).sum())
-        assert fig.layout.title.text == (f"robot at ({x}, {y}), {motion}: diffusion chunks end {left} left / "
+        assert fig.layout.title.text == (f"robot at ({x}, {y}), {motion}, noise seed {seed}: diffusion chunks end {left} left / "
                                          f"{16 - left} right; regression ends at ({single[0, -1, 0]:.1f}, "
                                          f"{single[0, -1, 1]:.1f})")
 

@@ -138,6 +138,13 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+def polylines(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, 2) paths -> x, y arrays of one line trace (one trace draws all N), paths separated by NaN."""
+    n, h, _ = paths.shape
+    padded = np.concatenate([paths, np.full((n, 1, 2), np.nan)], axis=1).reshape(n * (h + 1), 2)
+    return padded[:, 0].astype(np.float64), padded[:, 1].astype(np.float64)
+
+
 # ---------------------------------------------------------------- wiring and layout
 def wire(controls: Iterable[W.ValueWidget], update: Callable[[], None]) -> Callable[[], None]:
     """Call ``update()`` whenever any control's value changes; return the guarded update.

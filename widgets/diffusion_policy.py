@@ -18,15 +18,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from coursekit.point_robot import EXPERT_SPEED, GOAL, GOAL_RADIUS, OBSTACLE, OBSTACLE_RADIUS, START, WORKSPACE
-from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider, require_callable,
-                        to_numpy)
-
-
-def polylines(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, H, 2) paths -> x, y arrays of one line trace, paths separated by NaN."""
-    n, h, _ = x.shape
-    padded = np.concatenate([x, np.full((n, 1, 2), np.nan)], axis=1).reshape(n * (h + 1), 2)
-    return padded[:, 0].astype(np.float64), padded[:, 1].astype(np.float64)
+from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider, polylines,
+                        require_callable, to_numpy)
 
 
 def draw_table(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
@@ -206,7 +199,7 @@ def chunk_explorer(diffusion_fn: Callable, regression_fn: Callable, *, To: int =
             fig.data[1].x, fig.data[1].y = xs, ys
             fig.data[2].x, fig.data[2].y = r[:, 0], r[:, 1]
             fig.data[3].x, fig.data[3].y = to_numpy(history[0, :, 0]), to_numpy(history[0, :, 1])
-            fig.layout.title.text = (f"robot at ({px}, {py}), {m}: diffusion chunks end {left} left / {right} right; "
+            fig.layout.title.text = (f"robot at ({px}, {py}), {m}, noise seed {sd}: diffusion chunks end {left} left / {right} right; "
                                      f"regression ends at ({r[-1, 0]:.1f}, {r[-1, 1]:.1f})")
 
     return Panel(fig, controls, update, rows=[["x", "y"], ["motion", "seed"]], kind="chunk-explorer")

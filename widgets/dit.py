@@ -18,20 +18,13 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from coursekit.trajectories import class_accuracy, spread
-from ._plumbing import (Panel, check_argument, check_returned, dropdown, float_slider, fn_label, int_slider,
+from ._plumbing import (Panel, check_argument, check_returned, dropdown, float_slider, fn_label, int_slider, polylines,
                         require_callable, to_numpy)
 
 
 def readout(value: float, fmt: str = ".2f") -> str:
     """A number as a slider shows it (d3-format writes negatives with the minus sign U+2212)."""
     return format(value, fmt).replace("-", "\u2212")
-
-
-def polylines(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, H, 2) trajectories -> x, y arrays of one line trace, trajectories separated by NaN."""
-    n, h, _ = x.shape
-    padded = np.concatenate([x, np.full((n, 1, 2), np.nan)], axis=1).reshape(n * (h + 1), 2)
-    return padded[:, 0].astype(np.float64), padded[:, 1].astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- guidance explorer

@@ -470,11 +470,14 @@ class NotebookPage:
 
 
 class NotebookPool:
-    """Opens the notebooks in order in their own tabs, one ahead: while a test drives notebook i,
-    notebook i+1 is already running all its cells in the next tab (its kernel works while the
-    test waits on round trips). ``take`` returns a notebook whose cells have all run."""
+    """Opens the notebooks in order, each in its own tab, ``ahead`` of the test driving them
+    (default 2; env BROWSER_TESTS_AHEAD): while a test drives notebook i, notebooks i+1 and i+2
+    already run all their cells (their kernels compute while the test waits on round trips).
+    ``take`` returns a notebook whose cells have all run."""
 
-    def __init__(self, server: JupyterServer, context, served: dict[Path, str], order: list[Path], ahead: int = 1):
+    def __init__(self, server: JupyterServer, context, served: dict[Path, str], order: list[Path],
+                 ahead: int | None = None):
+        ahead = int(os.environ.get("BROWSER_TESTS_AHEAD", "2")) if ahead is None else ahead
         self.server, self.context, self.served, self.order, self.ahead = server, context, served, order, ahead
         self.open: dict[Path, NotebookPage] = {}
 
@@ -483,6 +486,11 @@ class NotebookPool:
             page = NotebookPage(self.context.new_page(), self.server, self.served[nb], workspace=f"w-{nb.stem}")
             page.start_run_all()
             self.open[nb] = page
+
+    def prefetch(self) -> None:
+        """Start the first notebooks now (their cells run while other tests go on)."""
+        for nb in self.order[:self.ahead + 1]:
+            self._start(nb)
 
     def take(self, nb: Path) -> tuple[NotebookPage, float]:
         self._start(nb)

@@ -98,7 +98,12 @@ def pool(request, lab, served, chromium):
         request.getfixturevalue("validation")  # start it now; its test reads the result at the end
     _, paths = served
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    pool = H.NotebookPool(lab, ctx, paths, H.widget_notebooks())
+    # Open ahead only what this session will test (in the order it runs), e.g. under -k.
+    order = [item.callspec.params["notebook"] for item in request.session.items
+             if hasattr(item, "callspec") and "notebook" in item.callspec.params
+             and item.originalname == "test_widgets_in_jupyterlab"]
+    pool = H.NotebookPool(lab, ctx, paths, order)
+    pool.prefetch()
     try:
         yield pool
     finally:
@@ -113,3 +118,13 @@ def context(chromium):
         yield ctx
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_early(request):
+    """Start the widget notebooks (and validation) before the first browser test of the session,
+    whichever it is, so their cells run while, say, the Voilà test waits on its dashboard."""
+    if any(getattr(item, "originalname", "") == "test_widgets_in_jupyterlab" and Path(str(item.fspath)).parent == HERE
+           for item in request.session.items) and not H.browser_problem():
+        request.getfixturevalue("pool")
+    yield

@@ -365,7 +365,7 @@ class PanelDriver:
             self.nb.page.keyboard.press(key)
         before = self.last["seen"][name]["count"]
         want = self.wait_for_value(name, want, info, before, timeout_s=settle_limit_s + 30)
-        time.sleep(0.7)  # anything queued behind the final frame would show up now
+        time.sleep(0.5)  # anything queued behind the final frame would show up now
         log = self.nb.page.evaluate(STOP_RECORD_JS, self.id)
         final_at = next((e["t"] for e in log["frames"] if info["watched"]
                          and close(e["state"].get(name), want, info["step"])), None)
