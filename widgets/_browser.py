@@ -65,6 +65,27 @@ function suppressShortcuts(el, tries = 600) {
   }, true);
 }
 
+// After every update the FigureWidget's page side reports the figure's computed defaults back to
+// Python (_js2py_traceDeltas, _js2py_widget_layoutDelta: ~7 KB per move). A Panel never reads
+// them (see widgets.Panel), yet each costs the kernel a message, an echo back to the page and
+// ~30-40 ms of busy time per move, so a drag queues behind them. Keep them in the page.
+const QUIET = new Set(["_js2py_traceDeltas", "_js2py_layoutDelta", "_js2py_widget_layoutDelta"]);
+
+function quietFigure(figure) {
+  // The figure's own view holds bound copies of model.set and model.save_changes (anywidget),
+  // but save_changes looks up this.save at call time: drop the reports there.
+  if (!figure || figure.__courseQuiet) return;
+  figure.__courseQuiet = true;
+  const save = figure.save;
+  figure.save = function (attrs, options) {
+    if (attrs && typeof attrs === "object" && Object.keys(attrs).some((k) => QUIET.has(k))) {
+      attrs = Object.fromEntries(Object.entries(attrs).filter(([k]) => !QUIET.has(k)));
+      if (Object.keys(attrs).length === 0) return false;
+    }
+    return save.call(this, attrs, options);
+  };
+}
+
 const DRIVERS = new Set();  // one driving view per companion model, however often it is displayed
 
 async function modelOf(model, ref) {
@@ -94,6 +115,7 @@ async function drive(model, el, setup) {
   DRIVERS.add(uid);
   const ctx = {};
   const figure = await modelOf(model, model.get("figure"));
+  quietFigure(figure);
   const controls = {};
   for (const [name, ref] of Object.entries(model.get("controls"))) controls[name] = await modelOf(model, ref);
   // A selection widget (Dropdown) syncs `index`, not `value`: its value here is the option's label
@@ -190,21 +212,24 @@ export default {
 
 _HOOKS_JS = _COMMON_JS + r"""
 export default {
-  render({ el }) {
+  async render({ model, el }) {
     el.style.display = "none";
     suppressShortcuts(el);
+    if (model.get("figure")) quietFigure(await modelOf(model, model.get("figure")));
   },
 };
 """
 
 
 class PanelHooks(anywidget.AnyWidget):
-    """An invisible child of every Panel without a companion: keeps keys on its controls (see JS)."""
+    """An invisible child of every Panel without a companion: keeps keys on its controls and the
+    figure's computed-defaults reports in the page (see the JS)."""
 
     _esm = _HOOKS_JS
+    figure = T.Instance(W.Widget, allow_none=True).tag(sync=True, **W.widget_serialization)
 
-    def __init__(self, **kwargs):
-        super().__init__(layout=W.Layout(display="none"), **kwargs)
+    def __init__(self, figure=None, **kwargs):
+        super().__init__(figure=figure, layout=W.Layout(display="none"), **kwargs)
 
 
 class _Companion(anywidget.AnyWidget):

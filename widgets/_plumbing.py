@@ -199,7 +199,7 @@ class Panel(W.VBox):
         rows = rows if rows is not None else [list(controls)]
         if not _browser.enabled:
             browser = None  # the companion stays unshown, so the page never draws: the kernel does
-        hooks = browser if browser is not None else PanelHooks()
+        hooks = browser if browser is not None else PanelHooks(figure)
         super().__init__([*(W.HBox([controls[n] for n in row]) for row in rows), figure, hooks])
         self.figure = figure
         self.controls = dict(controls)

@@ -1,0 +1,263 @@
+"""Interaction latency of every widget the course shows, as shipped and against a naive twin.
+
+``bench latency`` studies the three DDPM widgets in depth (three builds, several controls).
+This bench covers the rest: it opens every widget notebook the browser tests cover
+(``tests/browser/browser_harness.widget_notebooks``) in a real JupyterLab and Chromium, runs
+all its cells, and for each ``widgets.Panel`` moves one control with the keyboard ``MOVES``
+times (its widest enabled slider; a dropdown if it has no slider). Each move is timed in the
+page from the keydown (capture-phase ``event.timeStamp``) to one animation frame after a
+MutationObserver sees the plot's ``layout.meta.state`` hold the new value.
+
+The baseline is a *naive twin* of the same panel, built in the same kernel: copies of its
+controls above an ``Output`` that gets a brand-new ``FigureWidget`` on every move. The twin
+sets the real panel's controls (so the very same learner functions compute the state, with
+the real panel's own messages to the page switched off) and then re-creates the figure from
+the panel's figure. That is what a widget written without a persistent FigureWidget does.
+
+Prints median and p95 per widget, for both, the naive/shipped ratio, and the targets
+(median <= 40 ms, p95 <= 100 ms, at least 2x faster than naive). Measures, asserts nothing.
+Run: ``.venv/bin/python -m bench widgets`` (about 15 minutes; ``BENCH_ONLY=02_ddpm,09_pi0``
+picks notebooks by name).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_latency import TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO, _load, _stats
+
+REPO = Path(__file__).resolve().parents[1]
+MOVES = 30
+MOVE_TIMEOUT_MS = 20_000
+
+
+# ---------------------------------------------------------------- the naive twin (runs in the kernel)
+def _clone(control):
+    """A new control of the same type with the same label, limits and value."""
+    keys = ("options", "min", "max", "step", "readout_format", "value", "description", "style", "layout",
+            "continuous_update")
+    return type(control)(**{k: getattr(control, k) for k in keys if control.has_trait(k)})
+
+
+def naive_twin(panel):
+    """Copies of ``panel``'s watched controls and an Output showing a new FigureWidget per move."""
+    import copy
+
+    import ipywidgets as W
+    import plotly.graph_objects as go
+    from IPython.display import display
+
+    # The real panel still computes every state; it just stops telling the page about it.
+    for name in ("_send_update_msg", "_send_restyle_msg", "_send_relayout_msg"):
+        setattr(panel.figure, name, lambda *args, **kwargs: None)
+    clones = {n: _clone(panel.controls[n]) for n in panel.watched if hasattr(panel.controls[n], "value")}
+    out = W.Output()
+
+    def draw(*_):
+        for name, c in clones.items():
+            panel.controls[name].value = c.value  # the panel's update runs the learner's functions
+        fig = go.FigureWidget(copy.deepcopy(panel.figure.to_dict()))  # the baseline: a new figure every move
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+
+    for c in clones.values():
+        c.observe(draw, names="value")
+    box = W.VBox([W.HBox(list(clones.values())), out])
+    for name, c in clones.items():
+        c.add_class("course-control")
+        c.add_class(f"course-control--{name}")
+    box.add_class(f"course-widget-id--twin-{panel.model_id}")
+    draw()
+    return box
+
+
+def show_naive_twins() -> None:
+    """Display a naive twin of every Panel alive in this kernel (the bench's last cell)."""
+    import ipywidgets as W
+    from IPython.display import display
+
+    from widgets import Panel
+
+    display(W.VBox([naive_twin(p) for p in Panel.instances()]))
+
+
+# ---------------------------------------------------------------- measuring in the page
+ARM_JS = """
+([rootSel, control, value, tol]) => {
+  const root = document.querySelector(rootSel);
+  let tKey = null, done = false, resolve;
+  window.__lat = new Promise((r) => { resolve = r; });
+  const finish = (v) => { done = true; obs.disconnect(); document.removeEventListener("keydown", onKey, true); resolve(v); };
+  const onKey = (e) => { if (tKey === null) tKey = e.timeStamp; };
+  const shows = () => {
+    const plots = root.querySelectorAll(".js-plotly-plot");
+    const gd = plots[plots.length - 1];
+    const s = gd && gd.layout && gd.layout.meta && gd.layout.meta.state;
+    if (!s || !(control in s)) return false;
+    return typeof value === "number" ? Math.abs(Number(s[control]) - value) <= tol : String(s[control]) === value;
+  };
+  const check = () => {
+    if (done || tKey === null || !shows()) return;
+    done = true;
+    requestAnimationFrame(() => finish(performance.now() - tKey));  // the frame that paints it
+  };
+  const obs = new MutationObserver(check);
+  obs.observe(root, {subtree: true, childList: true, characterData: true, attributes: true});
+  document.addEventListener("keydown", onKey, true);
+  setTimeout(() => { if (!done) finish(null); }, %d);
+}
+""" % MOVE_TIMEOUT_MS
+
+
+def _primary(controls: dict) -> str | None:
+    """The control to move (from ``Panel.snapshot()["controls"]``): the enabled watched slider with
+    the most steps, else the first enabled watched dropdown."""
+    usable = {n: c for n, c in controls.items() if c["watched"] and not c["disabled"]}
+    sliders = [n for n, c in usable.items() if c["type"].endswith("Slider")]
+    if sliders:
+        return max(sliders, key=lambda n: (usable[n]["max"] - usable[n]["min"]) / usable[n]["step"])
+    return next((n for n, c in usable.items() if c["type"] == "Dropdown"), None)
+
+
+def _measure(nb, panel_id: str, control: str, step: float | None, moves: int = MOVES) -> list[float]:
+    """``moves`` key presses on one control, sweeping and turning at its limits; ms keydown -> painted."""
+    page = nb.page
+    root = f".course-widget-id--{panel_id}"
+    info = nb.dom_controls(panel_id)[control]
+    kind = info["kind"]
+    loc = page.locator(f"{root} .course-control--{control} {'.noUi-handle' if kind == 'slider' else 'select'}").first
+    loc.scroll_into_view_if_needed()
+    sign, out = +1, []
+    for _ in range(moves):
+        info = nb.dom_controls(panel_id)[control]
+        if kind == "dropdown":
+            options, j = info["options"], info["options"].index(info["value"])
+            key, value, tol = ("ArrowDown", options[j + 1], 0) if j + 1 < len(options) else ("ArrowUp", options[j - 1], 0)
+        else:
+            if not info["min"] <= info["value"] + sign * step <= info["max"] + 1e-12:
+                sign = -sign
+            key, value, tol = ("ArrowRight" if sign > 0 else "ArrowLeft"), info["value"] + sign * step, step / 2
+        page.evaluate(ARM_JS, [root, control, value, tol])
+        loc.focus()
+        page.keyboard.press(key)
+        ms = page.evaluate("() => window.__lat")
+        if ms is None:
+            raise TimeoutError(f"{control}: the plot never showed {control} = {value!r} ({MOVE_TIMEOUT_MS / 1000:.0f} s)")
+        out.append(ms)
+        # let the kernel finish this move (it still computes every browser-drawn frame) before the next
+        page.wait_for_function("() => window.__course.kernel().status === 'idle'", timeout=120_000)
+        time.sleep(0.05)
+    return out
+
+
+def _run_cell(nb, source: str) -> None:
+    """Append a code cell to the open notebook and run it."""
+    nb.page.evaluate("""async (source) => {
+        const panel = window.__course.notebook(), model = panel.content.model;
+        model.sharedModel.insertCell(model.cells.length, {cell_type: "code", source});
+        panel.content.activeCellIndex = model.cells.length - 1;
+        await window.jupyterapp.commands.execute("notebook:run-cell");
+    }""", source)
+    nb.page.wait_for_function("() => window.__course.cellsDone().done", timeout=300_000)
+
+
+def _clear_outputs(nb) -> None:
+    """Take every shown widget off the page (the twins are measured on a page without the originals)."""
+    nb.page.evaluate("""() => { for (const c of window.__course.notebook().content.widgets)
+                                  if (c.model.type === "code") c.model.outputs.clear(); }""")
+
+
+def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> None:
+    page = context.new_page()
+    nb = H.NotebookPage(page, server, served, workspace=f"bench-{name}")
+    try:
+        ran = nb.run_all(timeout_s=900)
+        panels = nb.kernel_panels()
+        print(f"{name}: ran all cells in {ran:.1f} s, {len(panels)} widget(s); load average {_load()}", flush=True)
+        plan = []
+        for p in panels:
+            nb.wait_rendered(p["model_id"])
+            control = _primary(p["controls"])
+            if control is None:
+                print(f"  {p['kind']}: no enabled slider or dropdown, skipped", flush=True)
+                continue
+            plan.append((p, control, p["controls"][control].get("step")))
+        shipped = {}
+        for p, control, step in plan:
+            try:
+                shipped[p["model_id"]] = _stats(_measure(nb, p["model_id"], control, step))
+            except TimeoutError as e:
+                print(f"  {p['kind']}: {e}", flush=True)
+        _clear_outputs(nb)
+        _run_cell(nb, f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+                      "from bench.bench_widgets import show_naive_twins\nshow_naive_twins()")
+        for p, control, step in plan:
+            twin = f"twin-{p['model_id']}"
+            nb.page.wait_for_function(f"() => document.querySelector('.course-widget-id--{twin} .js-plotly-plot')",
+                                      timeout=120_000)
+            try:
+                naive = _stats(_measure(nb, twin, control, step))
+            except TimeoutError as e:
+                print(f"  {p['kind']} (naive): {e}", flush=True)
+                naive = None
+            row = (name, p["kind"], control, shipped.get(p["model_id"]), naive)
+            rows.append(row)
+            _print_row(row)
+    finally:
+        nb.close()
+
+
+def _fmt(stats) -> str:
+    return f"{stats[0]:8.1f}{stats[1]:8.1f}" if stats else f"{'n/a':>8}{'n/a':>8}"
+
+
+def _print_row(row) -> None:
+    name, kind, control, shipped, naive = row
+    ratio = f"{naive[0] / shipped[0]:6.1f}x" if shipped and naive else f"{'n/a':>7}"
+    ok = bool(shipped and naive and shipped[0] <= TARGET_MEDIAN_MS and shipped[1] <= TARGET_P95_MS
+              and naive[0] / shipped[0] >= TARGET_RATIO)
+    print(f"  {kind:<22}{control:<12}{_fmt(shipped)}  {_fmt(naive)}  {ratio}  {'meets' if ok else 'MISSES'}",
+          flush=True)
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    import browser_harness as H
+    from playwright.sync_api import sync_playwright
+
+    problem = H.browser_problem()
+    if problem:
+        print(f"cannot measure: {problem}")
+        return
+    notebooks = H.widget_notebooks()
+    only = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
+    if only:
+        notebooks = [p for p in notebooks if any(o in str(p) for o in only)]
+    rows: list = []
+    print(f"{MOVES} key moves per widget; ms from keydown to the painted state; naive = a new FigureWidget per move")
+    print(f"  {'widget':<22}{'control':<12}{'median':>8}{'p95':>8}  {'naive':>8}{'p95':>8}  {'ratio':>7}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        served = H.stage(notebooks, root)
+        with H.JupyterServer(root) as server, sync_playwright() as pw:
+            browser = H.launch_chromium(pw)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            for path in notebooks:
+                _bench_notebook(H, server, context, served[path], path.stem, rows)
+            context.close()
+            browser.close()
+    measured = [r for r in rows if r[3] and r[4]]
+    meets = [r for r in measured if r[3][0] <= TARGET_MEDIAN_MS and r[3][1] <= TARGET_P95_MS
+             and r[4][0] / r[3][0] >= TARGET_RATIO]
+    print(f"\ntargets: median <= {TARGET_MEDIAN_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms, >= {TARGET_RATIO:.0f}x "
+          f"faster than naive: {len(meets)} of {len(rows)} widgets meet all three")
+    print(f"load average at the end {_load()} ({os.cpu_count()} CPUs)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
