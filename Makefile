@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make lab      set up (if needed) and open the course in JupyterLab"
-	@echo "make test     set up (if needed) and run every test"
+	@echo "make test     set up (if needed) and run every test (browser tests included)"
+	@echo "make test-browser  only the real-browser tests"
 	@echo "make release  rebuild instructor notebooks and regenerate the student notebooks (nbgrader)"
 	@echo "make bench    print the time and speed budgets"
 
@@ -29,11 +30,12 @@ venv: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-# The real-browser suite (tests/browser) runs separately with `make test-browser` until it is
-# proven stable on CI; see docs/BROWSER_TESTS.md.
+# Every test, the real-browser suite (tests/browser, docs/BROWSER_TESTS.md) included.
 test: $(STAMP)
 	bash scripts/ensure-system-deps.sh
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the real-browser suite (JupyterLab, Voila and nbgrader's Validate in Chromium).
 
 test-browser: $(STAMP)
 	bash scripts/ensure-system-deps.sh

@@ -106,7 +106,7 @@ def guidance_explorer(sample_fn: Callable[[int, float], torch.Tensor], prototype
             fig.layout.title.text = (f"class = {name}, w = {ws[i]:.2f}: class accuracy {sweep['accuracy'][i]:.2f}, "
                                      f"spread {sweep['spread'][i]:.2f} (all classes)")
 
-    panel = Panel(fig, controls, update, rows=[["w", "class"]])
+    panel = Panel(fig, controls, update, rows=[["w", "class"]], kind="guidance")
     panel.sweep = sweep
     return panel
 
@@ -158,7 +158,7 @@ def unified_slot_map(to_unified: Callable, robots: Mapping[str, tuple[torch.Tens
             fig.data[1].y = to_numpy(mask[0].float())
             fig.layout.title.text = f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled: " + ", ".join(filled)
 
-    return Panel(fig, controls, update, rows=[["robot", "sample"]])
+    return Panel(fig, controls, update, rows=[["robot", "sample"]], kind="slot-map")
 
 
 # ----------------------------------------------------------------------------- LayerNorm vs RMSNorm
@@ -198,4 +198,4 @@ def norm_comparison(rms_norm: Callable, tokens: torch.Tensor, eps: float = 1e-6)
                                      f"output means: LayerNorm {readout(float(ln.mean()) + 0.0)}, "
                                      f"RMSNorm {readout(float(rms.mean()))}")
 
-    return Panel(fig, controls, update, rows=[["token"], ["shift", "gain"]])
+    return Panel(fig, controls, update, rows=[["token"], ["shift", "gain"]], kind="norm-comparison")

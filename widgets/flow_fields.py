@@ -100,11 +100,11 @@ def flow_field_explorer(conditional_field: Callable, marginal_field: Callable, d
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=(
         "conditional field u_t(x | x1)", "marginal field u_t(x)")))
     for col, kind in ((1, "conditional"), (2, "marginal")):
-        fig.add_scatter(x=d[:, 0], y=d[:, 1], mode="markers", name="data", showlegend=col == 1,
+        fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data", showlegend=col == 1,
                         marker=dict(size=3, color="lightgray"), row=1, col=col)
-        fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="lines", name=f"{kind} field", showlegend=False,
+        fig.add_scattergl(x=np.zeros(1), y=np.zeros(1), mode="lines", name=f"{kind} field", showlegend=False,
                         line=dict(width=1, color="slategray"), row=1, col=col)
-        fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="markers", name="particles", showlegend=col == 1,
+        fig.add_scattergl(x=np.zeros(1), y=np.zeros(1), mode="markers", name="particles", showlegend=col == 1,
                         marker=dict(size=4, color="crimson", opacity=0.6), row=1, col=col)
         if col == 1:
             fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="markers", name="x1",
@@ -136,4 +136,4 @@ def flow_field_explorer(conditional_field: Callable, marginal_field: Callable, d
                                      f"largest |u|: conditional {float(u_cond.norm(dim=1).max()):.2f}, "
                                      f"marginal {float(u_marg.norm(dim=1).max()):.2f}")
 
-    return Panel(fig, controls, update)
+    return Panel(fig, controls, update, kind="flow-field")

@@ -85,11 +85,11 @@ def flow_explorer(euler_integrate: Callable, rk4_integrate: Callable, field: Cal
         fig.add_heatmap(x=axis, y=axis, z=np.zeros((grid_size, grid_size)), name="p_t (exact)",
                         colorscale="Greys", showscale=False, hoverinfo="skip", row=1, col=1)
     zeros = np.zeros(N)
-    fig.add_scatter(x=zeros, y=zeros, mode="markers", name="exact",
+    fig.add_scattergl(x=zeros, y=zeros, mode="markers", name="exact",
                     marker=dict(size=7, color="rgba(0,0,0,0)", line=dict(color="black", width=1)), row=1, col=1)
-    fig.add_scatter(x=zeros, y=zeros, mode="markers", name="Euler",
+    fig.add_scattergl(x=zeros, y=zeros, mode="markers", name="Euler",
                     marker=dict(size=4, color="darkorange"), row=1, col=1)
-    fig.add_scatter(x=zeros, y=zeros, mode="markers", name="RK4",
+    fig.add_scattergl(x=zeros, y=zeros, mode="markers", name="RK4",
                     marker=dict(size=4, color="royalblue"), row=1, col=1)
     steps_axis = np.asarray(grid_steps, dtype=np.float64)
     for name, color in (("Euler", "darkorange"), ("RK4", "royalblue")):
@@ -137,4 +137,4 @@ def flow_explorer(euler_integrate: Callable, rk4_integrate: Callable, field: Cal
             fig.layout.title.text = (f"t = {t_now:.2f}, {steps} steps: mean error Euler {errors['Euler']:.2e}, "
                                      f"RK4 {errors['RK4']:.2e}")
 
-    return Panel(fig, controls, update)
+    return Panel(fig, controls, update, kind="flow")

@@ -68,11 +68,11 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
     coef_col = len(names) + 1
     for i, n in enumerate(names):
         colour = _COLOURS[i % len(_COLOURS)]
-        fig.add_scatter(x=d[:, 0], y=d[:, 1], mode="markers", name="data x1", showlegend=i == 0,
+        fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data x1", showlegend=i == 0,
                         marker=dict(size=3, color="lightgray"), row=1, col=i + 1)
-        fig.add_scatter(x=lines[n][:, 0], y=lines[n][:, 1], mode="lines", name=f"{n}: paths", showlegend=False,
+        fig.add_scattergl(x=lines[n][:, 0], y=lines[n][:, 1], mode="lines", name=f"{n}: paths", showlegend=False,
                         line=dict(width=0.7, color=colour), opacity=0.35, row=1, col=i + 1)
-        fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="markers", name=f"{n}: x_t",
+        fig.add_scattergl(x=np.zeros(1), y=np.zeros(1), mode="markers", name=f"{n}: x_t",
                         marker=dict(size=4, color=colour), row=1, col=i + 1)
         fig.add_scatter(x=np.zeros(2), y=np.zeros(2), mode="markers", name=f"{n}: a_t, s_t at t", showlegend=False,
                         marker=dict(size=9, color=colour), row=1, col=coef_col)
@@ -104,4 +104,4 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
                 parts.append(f"{n}: x_t = {a:.2f} x1 + {s:.2f} eps")
             fig.layout.title.text = f"t = {t_now:.2f} | " + " | ".join(parts)
 
-    return Panel(fig, controls, update)
+    return Panel(fig, controls, update, kind="paths")

@@ -36,10 +36,10 @@ def elbo_explorer(elbo: Callable, log_evidence: Callable, posterior: Callable, z
     z = np.linspace(-z_range, z_range, 400)
     fig = go.FigureWidget(make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
                                         subplot_titles=["densities over z", "log p(x) = ELBO + KL(q || p(z|x))"]))
-    fig.add_scatter(x=z, y=_normal_pdf(z, 0.0, 1.0), name="prior p(z)", line=dict(color="lightgray"), row=1, col=1)
-    fig.add_scatter(x=z, y=_normal_pdf(z, post_mean, post_var), name="posterior p(z|x)",
+    fig.add_scattergl(x=z, y=_normal_pdf(z, 0.0, 1.0), name="prior p(z)", line=dict(color="lightgray"), row=1, col=1)
+    fig.add_scattergl(x=z, y=_normal_pdf(z, post_mean, post_var), name="posterior p(z|x)",
                     line=dict(color="black", dash="dash"), row=1, col=1)
-    fig.add_scatter(x=z, y=_normal_pdf(z, 0.0, 1.0), name="q(z)", line=dict(color="royalblue"), row=1, col=1)
+    fig.add_scattergl(x=z, y=_normal_pdf(z, 0.0, 1.0), name="q(z)", line=dict(color="royalblue"), row=1, col=1)
     fig.add_bar(x=["ELBO", "gap"], y=[0.0, 0.0], marker_color=["royalblue", "indianred"], showlegend=False,
                 row=1, col=2)
     fig.add_scatter(x=["ELBO", "gap"], y=[log_px, log_px], mode="lines", name="log p(x)",
@@ -57,4 +57,4 @@ def elbo_explorer(elbo: Callable, log_evidence: Callable, posterior: Callable, z
             fig.layout.title.text = (f"q = N({mean:.2f}, {std:.2f}^2): ELBO = {value:.3f}, "
                                      f"log p(x) = {log_px:.3f}, gap = {log_px - value:.3f}")
 
-    return Panel(fig, controls, update)
+    return Panel(fig, controls, update, kind="elbo")
