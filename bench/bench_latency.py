@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_widgets import MOVES, TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO, _load, _stats, browser_harness, measure
+
 REPO = Path(__file__).resolve().parents[1]
-MOVES = 30
-TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO = 40.0, 100.0, 2.0
 
 
 # ---------------------------------------------------------------- the naive baseline (runs in the kernel)
@@ -184,30 +184,6 @@ SECONDARY = [  # (widget, build, control, sign, needle)
     ("reverse_ddim", "browser", "steps", +1, "DDIM, {v} steps,"),
 ]
 
-ARM_JS = """
-([rootSel, needle]) => {
-  const root = document.querySelector(rootSel);
-  let tKey = null, done = false, resolve;
-  window.__lat = new Promise((r) => { resolve = r; });
-  const finish = (v) => { done = true; obs.disconnect(); document.removeEventListener("keydown", onKey, true); resolve(v); };
-  const onKey = (e) => { if (tKey === null) tKey = e.timeStamp; };
-  const check = () => {
-    if (done || tKey === null) return;
-    const titles = root.querySelectorAll(".gtitle");
-    const t = titles[titles.length - 1];
-    if (t && t.textContent.includes(needle)) {
-      done = true;
-      requestAnimationFrame(() => finish(performance.now() - tKey));  // the frame that paints it
-    }
-  };
-  const obs = new MutationObserver(check);
-  obs.observe(root, {subtree: true, childList: true, characterData: true});
-  document.addEventListener("keydown", onKey, true);
-  setTimeout(() => { if (!done) finish(null); }, 60000);
-}
-"""
-
-
 def _notebook(path: Path) -> dict[tuple[str, str], int]:
     """Write the bench notebook; return (widget, build) -> cell index."""
     import nbformat
@@ -223,56 +199,14 @@ def _notebook(path: Path) -> dict[tuple[str, str], int]:
     return where
 
 
-def _stats(ms: list[float]) -> tuple[float, float]:
-    a = np.asarray(ms, dtype=np.float64)
-    return float(np.median(a)), float(np.percentile(a, 95))
-
-
-def _measure(nb, model_id: str, control: str, sign: int, needle: str, moves: int = MOVES) -> list[float]:
-    """``moves`` timed key presses on one control; returns milliseconds (keydown -> painted state)."""
-    page = nb.page
-    root = f".course-widget-id--{model_id}"
-    snap_controls = nb.dom_controls(model_id)
-    info = snap_controls[control]
-    kind = info["kind"]
-    loc = page.locator(f"{root} .course-control--{control} {'.noUi-handle' if kind == 'slider' else 'select'}").first
-    loc.scroll_into_view_if_needed()
-    out = []
-    for i in range(moves):
-        info = nb.dom_controls(model_id)[control]
-        if kind == "dropdown":
-            options, j = info["options"], info["options"].index(info["value"])
-            key, value = ("ArrowDown", options[j + 1]) if j + 1 < len(options) else ("ArrowUp", options[j - 1])
-        else:
-            step = STEPS[control]
-            s = sign if (info["min"] <= info["value"] + sign * step <= info["max"] + 1e-12) else -sign
-            key, value = ("ArrowRight" if s > 0 else "ArrowLeft"), round(info["value"] + s * step, 10)
-            if float(value).is_integer() and "{v:" not in needle:
-                value = int(value)
-        page.evaluate(ARM_JS, [root, needle.format(v=value)])
-        loc.focus()
-        page.keyboard.press(key)
-        ms = page.evaluate("() => window.__lat")
-        if ms is None:
-            raise RuntimeError(f"{control}: the plot never showed {needle.format(v=value)!r} (60 s)")
-        out.append(ms)
-        # let the kernel finish this move (it still checks every browser-drawn frame) before the next
-        page.wait_for_function("() => window.__course.kernel().status === 'idle'", timeout=60_000)
-        time.sleep(0.05)
-    return out
-
-
 STEPS = {"T": 10, "t": 1, "frame": 1, "steps": 1, "beta_end": 0.001, "beta_start": 1e-5}
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    import browser_harness as H
     from playwright.sync_api import sync_playwright
 
-    problem = H.browser_problem()
-    if problem:
-        print(f"cannot measure: {problem}")
+    H = browser_harness()
+    if H is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
@@ -292,7 +226,7 @@ def main() -> None:
             print(f"\n{'widget':<18}{'control':<10}{'build':<9}{'moves':>6}{'median ms':>11}{'p95 ms':>9}", flush=True)
             for widget, (control, sign, needle) in PRIMARY.items():
                 for build in ("browser", "kernel", "naive"):
-                    ms = _measure(nb, ids[widget, build], control, sign, needle)
+                    ms = measure(nb, ids[widget, build], control, STEPS[control], sign=sign, needle=needle)
                     med, p95 = _stats(ms)
                     results[widget, build] = (med, p95)
                     print(f"{widget:<18}{control:<10}{build:<9}{len(ms):>6}{med:>11.1f}{p95:>9.1f}", flush=True)
@@ -306,7 +240,7 @@ def main() -> None:
                       f"(naive/kernel {kratio:4.1f}x)  {'MEETS TARGETS' if ok else 'MISSES TARGETS'}", flush=True)
             print(f"\nother controls ({MOVES} moves each)")
             for widget, build, control, sign, needle in SECONDARY:
-                ms = _measure(nb, ids[widget, build], control, sign, needle)
+                ms = measure(nb, ids[widget, build], control, STEPS[control], sign=sign, needle=needle)
                 med, p95 = _stats(ms)
                 path = "kernel: runs the sampler" if control == "steps" else "browser"
                 print(f"  {widget:<18}{control:<10}median {med:6.1f} ms, p95 {p95:6.1f} ms  ({path})", flush=True)
@@ -314,13 +248,6 @@ def main() -> None:
                   "higher than on an idle one", flush=True)
             nb.close()
             browser.close()
-
-
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def _panel_ids(nb, where: dict[tuple[str, str], int]) -> dict[tuple[str, str], str]:

@@ -27,11 +27,37 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_latency import TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO, _load, _stats
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 MOVES = 30
 MOVE_TIMEOUT_MS = 20_000
+TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO = 40.0, 100.0, 2.0
+
+
+def browser_harness():
+    """The browser tests' harness (tests/browser/browser_harness.py), or None when no browser runs here."""
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    import browser_harness as H
+
+    problem = H.browser_problem()
+    if problem:
+        print(f"cannot measure: {problem}")
+        return None
+    return H
+
+
+def _stats(ms: list[float]) -> tuple[float, float]:
+    a = np.asarray(ms, dtype=np.float64)
+    return float(np.median(a)), float(np.percentile(a, 95))
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 # ---------------------------------------------------------------- the naive twin (runs in the kernel)
@@ -87,13 +113,20 @@ def show_naive_twins() -> None:
 
 # ---------------------------------------------------------------- measuring in the page
 ARM_JS = """
-([rootSel, control, value, tol]) => {
+([rootSel, control, value, tol, needle]) => {
+  // Resolves window.__lat with ms from the next keydown to the frame that paints the plot showing
+  // control = value: its layout.meta.state says so (or, given a needle, its title contains it).
   const root = document.querySelector(rootSel);
   let tKey = null, done = false, resolve;
   window.__lat = new Promise((r) => { resolve = r; });
   const finish = (v) => { done = true; obs.disconnect(); document.removeEventListener("keydown", onKey, true); resolve(v); };
   const onKey = (e) => { if (tKey === null) tKey = e.timeStamp; };
   const shows = () => {
+    if (needle !== null) {
+      const titles = root.querySelectorAll(".gtitle");
+      const t = titles[titles.length - 1];
+      return !!t && t.textContent.includes(needle);
+    }
     const plots = root.querySelectorAll(".js-plotly-plot");
     const gd = plots[plots.length - 1];
     const s = gd && gd.layout && gd.layout.meta && gd.layout.meta.state;
@@ -123,15 +156,18 @@ def _primary(controls: dict) -> str | None:
     return next((n for n, c in usable.items() if c["type"] == "Dropdown"), None)
 
 
-def _measure(nb, panel_id: str, control: str, step: float | None, moves: int = MOVES) -> list[float]:
-    """``moves`` key presses on one control, sweeping and turning at its limits; ms keydown -> painted."""
+def measure(nb, panel_id: str, control: str, step: float | None, moves: int = MOVES, sign: int = +1,
+            needle: str | None = None) -> list[float]:
+    """``moves`` key presses on one control, sweeping and turning at its limits; ms keydown -> painted.
+
+    The plot counts as painted when its recorded state holds the new value, or, with ``needle``
+    (a format string of ``v``, e.g. ``"t = {v} /"``), when its title shows the needle."""
     page = nb.page
     root = f".course-widget-id--{panel_id}"
-    info = nb.dom_controls(panel_id)[control]
-    kind = info["kind"]
+    kind = nb.dom_controls(panel_id)[control]["kind"]
     loc = page.locator(f"{root} .course-control--{control} {'.noUi-handle' if kind == 'slider' else 'select'}").first
     loc.scroll_into_view_if_needed()
-    sign, out = +1, []
+    out = []
     for _ in range(moves):
         info = nb.dom_controls(panel_id)[control]
         if kind == "dropdown":
@@ -140,13 +176,17 @@ def _measure(nb, panel_id: str, control: str, step: float | None, moves: int = M
         else:
             if not info["min"] <= info["value"] + sign * step <= info["max"] + 1e-12:
                 sign = -sign
-            key, value, tol = ("ArrowRight" if sign > 0 else "ArrowLeft"), info["value"] + sign * step, step / 2
-        page.evaluate(ARM_JS, [root, control, value, tol])
+            key, value, tol = ("ArrowRight" if sign > 0 else "ArrowLeft"), round(info["value"] + sign * step, 10), step / 2
+            if float(value).is_integer() and needle is not None and "{v:" not in needle:
+                value = int(value)
+        shown = needle.format(v=value) if needle is not None else None
+        page.evaluate(ARM_JS, [root, control, value, tol, shown])
         loc.focus()
         page.keyboard.press(key)
         ms = page.evaluate("() => window.__lat")
         if ms is None:
-            raise TimeoutError(f"{control}: the plot never showed {control} = {value!r} ({MOVE_TIMEOUT_MS / 1000:.0f} s)")
+            raise TimeoutError(f"{control}: the plot never showed {shown or f'{control} = {value!r}'} "
+                               f"({MOVE_TIMEOUT_MS / 1000:.0f} s)")
         out.append(ms)
         # let the kernel finish this move (it still computes every browser-drawn frame) before the next
         page.wait_for_function("() => window.__course.kernel().status === 'idle'", timeout=120_000)
@@ -189,7 +229,7 @@ def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> N
         shipped = {}
         for p, control, step in plan:
             try:
-                shipped[p["model_id"]] = _stats(_measure(nb, p["model_id"], control, step))
+                shipped[p["model_id"]] = _stats(measure(nb, p["model_id"], control, step))
             except TimeoutError as e:
                 print(f"  {p['kind']}: {e}", flush=True)
         _clear_outputs(nb)
@@ -200,7 +240,7 @@ def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> N
             nb.page.wait_for_function(f"() => document.querySelector('.course-widget-id--{twin} .js-plotly-plot')",
                                       timeout=120_000)
             try:
-                naive = _stats(_measure(nb, twin, control, step))
+                naive = _stats(measure(nb, twin, control, step))
             except TimeoutError as e:
                 print(f"  {p['kind']} (naive): {e}", flush=True)
                 naive = None
@@ -225,13 +265,10 @@ def _print_row(row) -> None:
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    import browser_harness as H
     from playwright.sync_api import sync_playwright
 
-    problem = H.browser_problem()
-    if problem:
-        print(f"cannot measure: {problem}")
+    H = browser_harness()
+    if H is None:
         return
     notebooks = H.widget_notebooks()
     only = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]

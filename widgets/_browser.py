@@ -151,12 +151,14 @@ export default {
         const v = values();
         const bank = banks.find((b) => Object.entries(b.get("match")).every(([n, want]) => v[n] === want));
         if (!bank) return;  // not shipped yet: drawn when it arrives (change:banks), if still wanted
-        const k = v[model.get("index")];
-        if (!Number.isInteger(k) || k < 0 || k >= bank.get("titles").length) return;
+        // frame k holds index value index_min + k * index_step (an integer index: 0 + k * 1)
+        const pos = (v[model.get("index")] - model.get("index_min")) / model.get("index_step");
+        const k = Math.round(pos);
+        if (!(Math.abs(pos - k) < 1e-6) || k < 0 || k >= bank.get("titles").length) return;
         if (!new Uint8Array(bank.get("valid").buffer, bank.get("valid").byteOffset)[k]) return;
-        const sizes = bank.get("sizes");
+        const sizes = bank.get("sizes"), xconst = bank.get("xconst");
         apply(figure,
-              {x: bank.get("xs").map((b, i) => f32Frame(b, k, sizes[i])),
+              {x: bank.get("xs").map((b, i) => xconst[i] !== null ? xconst[i] : f32Frame(b, k, sizes[i])),
                y: bank.get("ys").map((b, i) => f32Frame(b, k, sizes[i]))},
               {"title.text": bank.get("titles")[k], meta: {state: state(v)}},
               bank.get("traces"));
@@ -261,6 +263,7 @@ class _Bank(W.Widget):
     ys = T.List(T.Bytes()).tag(sync=True)
     titles = T.List(T.Unicode()).tag(sync=True)
     valid = T.Bytes().tag(sync=True)
+    xconst = T.List().tag(sync=True)  # per trace: None, or its x for every frame (e.g. bar categories)
 
 
 class FrameBank(_Companion):
@@ -273,14 +276,20 @@ class FrameBank(_Companion):
 
     _esm = _FRAMES_JS
     index = T.Unicode().tag(sync=True)
+    index_min = T.Float(0.0).tag(sync=True)
+    index_step = T.Float(1.0).tag(sync=True)
     banks = T.List(T.Instance(_Bank)).tag(sync=True, **W.widget_serialization)
 
-    def __init__(self, figure, controls, state_controls, index: str):
-        super().__init__(figure, controls, state_controls, index=index)
+    def __init__(self, figure, controls, state_controls, index: str, index_min: float = 0.0,
+                 index_step: float = 1.0):
+        """Frame k shows the state where ``controls[index]`` is ``index_min + k * index_step``."""
+        super().__init__(figure, controls, state_controls, index=index, index_min=index_min,
+                         index_step=index_step)
         self._keys: list[dict] = []
 
     def add(self, match: dict, traces: Sequence[int], xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
-            titles: Sequence[str], valid: np.ndarray | None = None) -> None:
+            titles: Sequence[str], valid: np.ndarray | None = None,
+            xconst: Sequence[list | None] | None = None) -> None:
         frames = len(titles)
         valid = np.ones(frames, bool) if valid is None else np.asarray(valid, bool)
         as_f32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (*xs, *ys)]
@@ -289,7 +298,8 @@ class FrameBank(_Companion):
                 raise ValueError(f"frames: expected ({frames}, n) arrays, got {a.shape}")
         bank = _Bank(match=dict(match), traces=list(traces), sizes=[a.shape[1] for a in as_f32[:len(xs)]],
                      xs=[a.tobytes() for a in as_f32[:len(xs)]], ys=[a.tobytes() for a in as_f32[len(xs):]],
-                     titles=list(titles), valid=valid.astype(np.uint8).tobytes())
+                     titles=list(titles), valid=valid.astype(np.uint8).tobytes(),
+                     xconst=list(xconst) if xconst is not None else [None] * len(traces))
         self._keys.append(dict(match))
         self.banks = [*self.banks, bank]
 

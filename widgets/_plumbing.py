@@ -15,9 +15,12 @@ of JavaScript and is never garbage-collected (see STACK-NOTES.md, "Widgets").
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import itertools
+import json
+import time
 import weakref
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -27,7 +30,7 @@ import plotly.graph_objects as go
 import torch
 
 from . import _browser
-from ._browser import PanelHooks
+from ._browser import FrameBank, PanelHooks
 
 _STYLE = {"description_width": "initial"}
 _LAYOUT = {"width": "320px"}
@@ -169,6 +172,15 @@ def wire(controls: Iterable[W.ValueWidget], update: Callable[[], None]) -> Calla
     return guarded
 
 
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if a.shape != b.shape:
+        return False
+    numeric = a.dtype.kind in "fiub" and b.dtype.kind in "fiub"
+    return bool(np.array_equal(a, b, equal_nan=numeric))  # NaN separates the paths of one line trace
+
+
 class Panel(W.VBox):
     """Controls above one FigureWidget; what every widget function returns.
 
@@ -182,6 +194,14 @@ class Panel(W.VBox):
     browser has already drawn, and the figure is updated in Python without a message.
     Building a Panel draws the first state, so bad learner functions fail here, early.
 
+    ``bank`` names a slider whose every position the page may draw without the kernel: once
+    the other controls have been still for a moment, the Panel runs ``update()`` for each of
+    the slider's values (the learner's functions compute every frame, in Python), and ships
+    the frames to a :class:`widgets._browser.FrameBank`. Only when each frame differs from the
+    others in trace ``x``/``y`` and the title alone (same sizes; ``x`` may be constant text,
+    like bar categories), and only within ``BANK_BUDGET_S`` of compute; otherwise the kernel
+    draws, as without a bank. The slider's limits must not change.
+
     Page hooks, for tests and screenshots (docs/BROWSER_TESTS.md): the panel has the CSS
     classes ``course-widget``, ``course-widget--<kind>`` and ``course-widget-id--<model_id>``;
     each control ``course-control course-control--<name>``; the figure ``course-figure``.
@@ -191,14 +211,28 @@ class Panel(W.VBox):
 
     _instances: "weakref.WeakSet[Panel]" = weakref.WeakSet()
     _order_counter = itertools.count()
+    BANK_BUDGET_S = 0.4    # at most this much kernel time to compute one bank of frames
+    BANK_DELAY_S = 0.15    # and only after the controls have been still this long
 
     def __init__(self, figure: go.FigureWidget, controls: dict[str, W.Widget], update: Callable[[], object],
                  rows: Sequence[Sequence[str]] | None = None, watch: Sequence[str] | None = None, *,
-                 kind: str = "panel", browser: W.Widget | None = None):
+                 kind: str = "panel", browser: W.Widget | None = None, bank: str | None = None):
         self._order = next(Panel._order_counter)
         rows = rows if rows is not None else [list(controls)]
+        self._bank_name = bank if bank is not None and browser is None else None
+        if self._bank_name is not None:
+            c = controls[bank]
+            count = int(round((c.max - c.min) / c.step)) + 1
+            self._bank_values = [c.min + k * c.step if isinstance(c.value, int) else round(c.min + k * c.step, 10)
+                                 for k in range(count)]
+            self._bank_handle = None
+            self._bank_done: dict[str, np.ndarray] = {}  # match key -> which frames are valid
+            self._bank_refused: set[str] = set()
+            browser = FrameBank(figure, controls, list(watch if watch is not None else controls), index=bank,
+                                index_min=float(c.min), index_step=float(c.step))
         if not _browser.enabled:
             browser = None  # the companion stays unshown, so the page never draws: the kernel does
+            self._bank_name = None
         hooks = browser if browser is not None else PanelHooks(figure)
         super().__init__([*(W.HBox([controls[n] for n in row]) for row in rows), figure, hooks])
         self.figure = figure
@@ -235,6 +269,8 @@ class Panel(W.VBox):
             browser.observe(lambda change: None if change["new"] else self._draw(allow_browser=False),
                             names="driving")
         Panel._instances.add(self)
+        if self._bank_name is not None:
+            self._schedule_bank()
 
     def _sync_figure_state(self) -> None:
         """Put the figure as drawn now into the FigureWidget's synced state.
@@ -274,10 +310,126 @@ class Panel(W.VBox):
             with fig.batch_update():
                 drawn = self._user_update()
                 fig.layout.meta = {"state": self.state()}
+                if self._bank_name is not None:
+                    drawn = self._banked_now()
                 self._muted = bool(allow_browser and drawn is True and self.browser is not None
                                    and getattr(self.browser, "driving", False))
         finally:
             self._muted = False
+        if self._bank_name is not None:
+            self._schedule_bank()
+
+    # ---------------------------------------------------------------- frames for the page (``bank=``)
+    def _bank_key(self) -> tuple[str, dict]:
+        match = {n: self.controls[n].value for n in self.watched if n != self._bank_name}
+        return json.dumps(match, sort_keys=True, default=str), match
+
+    def _banked_now(self) -> bool:
+        """Whether the page holds the frame for the current state (then it has drawn it)."""
+        valid = self._bank_done.get(self._bank_key()[0])
+        if valid is None:
+            return False
+        k = int(round((self.controls[self._bank_name].value - self._bank_values[0])
+                      / self.controls[self._bank_name].step))
+        return 0 <= k < len(valid) and bool(valid[k])
+
+    def _schedule_bank(self) -> None:
+        """Compute the frames for the current state of the other controls once they are still."""
+        key = self._bank_key()[0]
+        if key in self._bank_done or key in self._bank_refused or self._bank_name is None:
+            return
+        if self._bank_handle is not None:
+            self._bank_handle.cancel()
+        try:
+            loop = asyncio.get_running_loop()  # a kernel: wait until the learner stops moving
+        except RuntimeError:
+            self._fill_bank()                  # plain Python: now
+            return
+        self._bank_handle = loop.call_later(self.BANK_DELAY_S, self._fill_bank)
+
+    def _figure_frame(self) -> tuple[list, str, str]:
+        """Each trace's (x, y, z), the title, and a fingerprint of everything else in the figure."""
+        fig = self.figure
+        traces = [(getattr(t, "x", None), getattr(t, "y", None), getattr(t, "z", None)) for t in fig.data]
+        rest = [{k: v for k, v in t.to_plotly_json().items() if k not in ("x", "y", "z")} for t in fig.data]
+        layout = {k: v for k, v in fig.layout.to_plotly_json().items() if k not in ("title", "meta")}
+        return traces, str(fig.layout.title.text), json.dumps([rest, layout], sort_keys=True, default=repr)
+
+    def _fill_bank(self) -> None:
+        self._bank_handle = None
+        key, match = self._bank_key()
+        if key in self._bank_done or key in self._bank_refused or self._bank_name is None:
+            return
+        control, fig = self.controls[self._bank_name], self.figure
+        saved = control.value
+        frames: list = []
+        start = time.perf_counter()
+        self._muted = True  # nothing computed here goes to the page as a figure update
+        try:
+            for value in self._bank_values:
+                control._trait_values["value"] = value  # what update() reads; no event, no message
+                try:
+                    with fig.batch_update():
+                        self._user_update()
+                    frames.append(self._figure_frame())
+                except Exception:  # noqa: BLE001 - this frame stays with the kernel, which raises there
+                    frames.append(None)
+                if time.perf_counter() - start > self.BANK_BUDGET_S:
+                    self._bank_name = None  # too slow to bank: the kernel draws every move
+                    return
+        finally:
+            control._trait_values["value"] = saved
+            try:
+                with fig.batch_update():
+                    self._user_update()
+                    fig.layout.meta = {"state": self.state()}
+            except Exception:  # noqa: BLE001 - the learner's error shows on the next real move
+                pass
+            self._muted = False
+        shipped = self._bank_payload(frames)
+        if shipped is None:
+            self._bank_refused.add(key)
+            return
+        traces, xs, ys, xconst, titles, valid = shipped
+        self.browser.add(match, traces, xs, ys, titles, valid, xconst)
+        self._bank_done[key] = valid
+
+    @staticmethod
+    def _bank_payload(frames: list):
+        """(traces, xs, ys, xconst, titles, valid) for the traces that change, or None if the
+        frames differ in anything a bank cannot carry."""
+        good = [f for f in frames if f is not None]
+        if not good or any(f[2] != good[0][2] for f in good):
+            return None  # no frame, or a frame changes more than traces and title
+        first = good[0][0]
+        traces, xs, ys, xconst = [], [], [], []
+        for i in range(len(first)):
+            cols = [[np.asarray(a) if a is not None else None for a in f[0][i]] for f in good]
+            same = lambda j: all(_same_array(c[j], cols[0][j]) for c in cols)
+            if same(0) and same(1) and same(2):
+                continue  # this trace is the same in every frame
+            x0, y0 = cols[0][0], cols[0][1]
+            if not same(2) or x0 is None or y0 is None or y0.dtype.kind not in "fiu" or y0.ndim != 1:
+                return None
+            if any(c[1].shape != y0.shape or c[0].shape != x0.shape for c in cols):
+                return None
+            text_x = x0.dtype.kind not in "fiu"
+            if text_x and not same(0):
+                return None
+            n = len(frames)
+            x_frames, y_frames = np.zeros((n, y0.size), np.float32), np.zeros((n, y0.size), np.float32)
+            for k, f in enumerate(frames):
+                if f is not None:
+                    y_frames[k] = np.asarray(f[0][i][1], np.float32)
+                    if not text_x:
+                        x_frames[k] = np.asarray(f[0][i][0], np.float32)
+            traces.append(i)
+            xs.append(x_frames)
+            ys.append(y_frames)
+            xconst.append([str(v) for v in x0.tolist()] if text_x else None)
+        titles = [f[1] if f is not None else "" for f in frames]
+        valid = np.array([f is not None for f in frames])
+        return traces, xs, ys, xconst, titles, valid
 
     def update(self) -> None:
         """Redraw the figure from the current control values (always through the kernel)."""

@@ -158,7 +158,7 @@ def unified_slot_map(to_unified: Callable, robots: Mapping[str, tuple[torch.Tens
             fig.data[1].y = to_numpy(mask[0].float())
             fig.layout.title.text = f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled: " + ", ".join(filled)
 
-    return Panel(fig, controls, update, rows=[["robot", "sample"]], kind="slot-map")
+    return Panel(fig, controls, update, rows=[["robot", "sample"]], kind="slot-map", bank="sample")
 
 
 # ----------------------------------------------------------------------------- LayerNorm vs RMSNorm

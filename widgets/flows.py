@@ -137,4 +137,4 @@ def flow_explorer(euler_integrate: Callable, rk4_integrate: Callable, field: Cal
             fig.layout.title.text = (f"t = {t_now:.2f}, {steps} steps: mean error Euler {errors['Euler']:.2e}, "
                                      f"RK4 {errors['RK4']:.2e}")
 
-    return Panel(fig, controls, update, kind="flow")
+    return Panel(fig, controls, update, kind="flow", bank="steps")

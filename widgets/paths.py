@@ -104,4 +104,4 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
                 parts.append(f"{n}: x_t = {a:.2f} x1 + {s:.2f} eps")
             fig.layout.title.text = f"t = {t_now:.2f} | " + " | ".join(parts)
 
-    return Panel(fig, controls, update, kind="paths")
+    return Panel(fig, controls, update, kind="paths", bank="t")

@@ -57,4 +57,4 @@ def elbo_explorer(elbo: Callable, log_evidence: Callable, posterior: Callable, z
             fig.layout.title.text = (f"q = N({mean:.2f}, {std:.2f}^2): ELBO = {value:.3f}, "
                                      f"log p(x) = {log_px:.3f}, gap = {log_px - value:.3f}")
 
-    return Panel(fig, controls, update, kind="elbo")
+    return Panel(fig, controls, update, kind="elbo", bank="mean")

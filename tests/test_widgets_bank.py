@@ -1,0 +1,108 @@
+"""``Panel(bank=...)``: the frames shipped to the page are what ``update()`` draws for each state.
+
+The page draws a banked slider's frames without the kernel (``widgets/_browser.py``), so a bank
+must hold, frame for frame, what the learner's functions produce, and must not exist at all when
+frames differ in more than a bank can carry or cost more than its budget. The browser suite
+checks the page side (page and kernel agree after every key); these tests check the frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from widgets import Panel
+from widgets._plumbing import float_slider, int_slider
+
+
+def make_panel(*, moves_axis: bool = False, fails_at: int | None = None) -> tuple[Panel, dict]:
+    """a in 0..10 (banked), b in 0.5..2.0; traces: a line that scales with a*b, a static line, bars."""
+    calls = {"update": 0}
+    controls = {"a": int_slider("a", 3, 0, 10), "b": float_slider("b", 1.0, 0.5, 2.0, 0.5, ".1f")}
+    fig = go.FigureWidget()
+    fig.add_scatter(x=np.arange(5.0), y=np.zeros(5), name="scaled")
+    fig.add_scatter(x=np.array([0.0, np.nan, 1.0]), y=np.ones(3), name="static, with a NaN gap")
+    fig.add_bar(x=["a", "b"], y=[0.0, 0.0], name="bars")
+
+    def update() -> None:
+        calls["update"] += 1
+        a, b = controls["a"].value, controls["b"].value
+        if a == fails_at:
+            raise ValueError("the learner's function fails here")
+        with fig.batch_update():
+            fig.data[0].x = np.arange(5.0) + a
+            fig.data[0].y = np.arange(5.0) * a * b
+            fig.data[2].y = np.array([a, b], dtype=np.float64)
+            fig.layout.title.text = f"a = {a}, b = {b:.1f}"
+            if moves_axis:
+                fig.layout.yaxis.range = [0, a + 1]
+
+    return Panel(fig, controls, update, bank="a"), calls
+
+
+def frames_of(bank, i: int, what: str) -> np.ndarray:
+    n = bank.sizes[i]
+    return np.frombuffer(getattr(bank, what)[i], np.float32).reshape(-1, n)
+
+
+def test_the_bank_holds_what_update_draws_for_every_position():
+    panel, _ = make_panel()
+    (bank,) = panel.browser.banks
+    assert bank.match == {"b": 1.0}
+    assert bank.traces == [0, 2]  # the static trace is not shipped
+    assert bank.xconst == [None, ["a", "b"]]  # bar categories travel as text, once
+    assert panel.browser.index == "a" and (panel.browser.index_min, panel.browser.index_step) == (0.0, 1.0)
+    for a in range(11):
+        np.testing.assert_array_equal(frames_of(bank, 0, "xs")[a], np.arange(5.0) + a)
+        np.testing.assert_array_equal(frames_of(bank, 0, "ys")[a], np.arange(5.0) * a)
+        np.testing.assert_array_equal(frames_of(bank, 1, "ys")[a], [a, 1.0])
+        assert bank.titles[a] == f"a = {a}, b = 1.0"
+    assert np.frombuffer(bank.valid, np.uint8).tolist() == [1] * 11
+
+
+def test_computing_a_bank_leaves_the_controls_and_the_figure_as_they_were():
+    panel, _ = make_panel()
+    seen = []
+    panel.controls["a"].observe(lambda change: seen.append(change["new"]), names="value")
+    panel.controls["b"].value = 2.0  # a new bank for b = 2.0 is computed (at once, outside a kernel)
+    assert len(panel.browser.banks) == 2 and panel.browser.banks[1].match == {"b": 2.0}
+    assert seen == [] and panel.controls["a"].value == 3
+    np.testing.assert_array_equal(panel.figure.data[0].y, np.arange(5.0) * 3 * 2.0)
+    assert panel.figure.layout.title.text == "a = 3, b = 2.0"
+    assert panel.figure.layout.meta == {"state": {"a": 3, "b": 2.0}}
+
+
+def test_a_banked_move_is_drawn_by_the_page_and_still_updates_the_python_figure():
+    panel, _ = make_panel()
+    panel.controls["a"].value = 7
+    assert panel._banked_now()
+    np.testing.assert_array_equal(panel.figure.data[0].y, np.arange(5.0) * 7)
+    assert panel.figure.layout.title.text == "a = 7, b = 1.0"
+    panel.controls["b"].value = 1.5
+    assert len(panel.browser.banks) == 2  # every b the learner visits gets its own bank
+
+
+def test_frames_that_change_the_layout_are_not_banked():
+    panel, _ = make_panel(moves_axis=True)
+    assert panel.browser.banks == [] and not panel._banked_now()
+    panel.controls["a"].value = 5  # the kernel draws it
+    assert tuple(panel.figure.layout.yaxis.range) == (0, 6)
+
+
+def test_a_bank_over_budget_leaves_every_move_to_the_kernel(monkeypatch):
+    monkeypatch.setattr(Panel, "BANK_BUDGET_S", 0.0)
+    panel, calls = make_panel()
+    assert panel.browser.banks == [] and panel._bank_name is None
+    before = calls["update"]
+    panel.controls["b"].value = 2.0
+    assert calls["update"] == before + 1  # no new attempt: one draw, no frames
+    np.testing.assert_array_equal(panel.figure.data[0].y, np.arange(5.0) * 3 * 2.0)
+
+
+def test_a_position_where_the_learners_function_fails_stays_with_the_kernel():
+    panel, _ = make_panel(fails_at=8)
+    (bank,) = panel.browser.banks
+    valid = np.frombuffer(bank.valid, np.uint8).tolist()
+    assert valid == [1] * 8 + [0] + [1] * 2
+    with pytest.raises(ValueError, match="fails here"):
+        panel.controls["a"].value = 8  # the kernel draws it, so the learner sees the error
