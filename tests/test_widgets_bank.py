@@ -49,13 +49,18 @@ def test_the_bank_holds_what_update_draws_for_every_position():
     panel, _ = make_panel()
     (bank,) = panel.browser.banks
     assert bank.match == {"b": 1.0}
-    assert bank.traces == [0, 2]  # the static trace is not shipped
-    assert bank.xconst == [None, ["a", "b"]]  # bar categories travel as text, once
+    assert bank.traces == [0, 1, 2]
+    # The unchanging line travels once: the page redraws it when it comes back to this bank from
+    # a state the kernel drew (b is another control; a trace could depend on it).
+    assert bank.fixed == [False, True, False]
+    np.testing.assert_array_equal(frames_of(bank, 1, "xs"), [[0.0, np.nan, 1.0]])
+    np.testing.assert_array_equal(frames_of(bank, 1, "ys"), [[1.0, 1.0, 1.0]])
+    assert bank.xconst == [None, None, ["a", "b"]]  # bar categories travel as text, once
     assert panel.browser.index == "a" and (panel.browser.index_min, panel.browser.index_step) == (0.0, 1.0)
     for a in range(11):
         np.testing.assert_array_equal(frames_of(bank, 0, "xs")[a], np.arange(5.0) + a)
         np.testing.assert_array_equal(frames_of(bank, 0, "ys")[a], np.arange(5.0) * a)
-        np.testing.assert_array_equal(frames_of(bank, 1, "ys")[a], [a, 1.0])
+        np.testing.assert_array_equal(frames_of(bank, 2, "ys")[a], [a, 1.0])
         assert bank.titles[a] == f"a = {a}, b = 1.0"
     assert np.frombuffer(bank.valid, np.uint8).tolist() == [1] * 11
 
@@ -106,3 +111,24 @@ def test_a_position_where_the_learners_function_fails_stays_with_the_kernel():
     assert valid == [1] * 8 + [0] + [1] * 2
     with pytest.raises(ValueError, match="fails here"):
         panel.controls["a"].value = 8  # the kernel draws it, so the learner sees the error
+
+
+def test_with_the_slider_alone_only_the_changing_traces_travel():
+    controls = {"t": float_slider("t", 0.5, 0.0, 1.0, 0.25, ".2f")}
+    fig = go.FigureWidget()
+    fig.add_scatter(x=np.arange(3.0), y=np.zeros(3), name="moves")
+    fig.add_scatter(x=np.arange(4.0), y=np.ones(4), name="never moves")
+
+    def update() -> None:
+        t = controls["t"].value
+        with fig.batch_update():
+            fig.data[0].y = np.arange(3.0) * t
+            fig.layout.title.text = f"t = {t:.2f}"
+
+    panel = Panel(fig, controls, update, bank="t")
+    (bank,) = panel.browser.banks
+    assert bank.match == {} and bank.traces == [0] and bank.fixed == [False]
+    assert (panel.browser.index_min, panel.browser.index_step) == (0.0, 0.25)
+    np.testing.assert_array_equal(frames_of(bank, 0, "ys"), [np.arange(3.0) * t for t in (0, 0.25, 0.5, 0.75, 1)])
+    panel.controls["t"].value = 0.75
+    assert panel._banked_now() and panel.figure.layout.title.text == "t = 0.75"

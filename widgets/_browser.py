@@ -147,6 +147,15 @@ export default {
         if (mine === loads) banks = got;
       };
       await load();
+      // Which bank the plot shows since the kernel last drew (then traces that stay the same
+      // along the slider are shown too). A kernel update can arrive after the page drew a newer
+      // banked state (it was computed for an older one): then the page draws its frame again.
+      let shown = null, applying = false;
+      figure.on("change:_py2js_update", () => {
+        if (applying || !figure.get("_py2js_update")) return;
+        shown = null;
+        setTimeout(draw, 0);  // after the figure's view has applied the kernel's update
+      }, ctx);
       const draw = () => {
         const v = values();
         const bank = banks.find((b) => Object.entries(b.get("match")).every(([n, want]) => v[n] === want));
@@ -156,12 +165,21 @@ export default {
         const k = Math.round(pos);
         if (!(Math.abs(pos - k) < 1e-6) || k < 0 || k >= bank.get("titles").length) return;
         if (!new Uint8Array(bank.get("valid").buffer, bank.get("valid").byteOffset)[k]) return;
-        const sizes = bank.get("sizes"), xconst = bank.get("xconst");
-        apply(figure,
-              {x: bank.get("xs").map((b, i) => xconst[i] !== null ? xconst[i] : f32Frame(b, k, sizes[i])),
-               y: bank.get("ys").map((b, i) => f32Frame(b, k, sizes[i]))},
-              {"title.text": bank.get("titles")[k], meta: {state: state(v)}},
-              bank.get("traces"));
+        const sizes = bank.get("sizes"), xconst = bank.get("xconst"), fixed = bank.get("fixed") || [];
+        const xs = bank.get("xs"), ys = bank.get("ys"), traces = bank.get("traces");
+        // a fixed trace (one frame: the same at every slider position) is drawn when the bank changes
+        const use = traces.map((_, i) => i).filter((i) => shown !== bank || !fixed[i]);
+        applying = true;
+        try {
+          apply(figure,
+                {x: use.map((i) => xconst[i] != null ? xconst[i] : f32Frame(xs[i], fixed[i] ? 0 : k, sizes[i])),
+                 y: use.map((i) => f32Frame(ys[i], fixed[i] ? 0 : k, sizes[i]))},
+                {"title.text": bank.get("titles")[k], meta: {state: state(v)}},
+                use.map((i) => traces[i]));
+        } finally {
+          applying = false;
+        }
+        shown = bank;
       };
       model.on("change:banks", async () => { await load(); draw(); }, ctx);
       return draw;
@@ -264,6 +282,7 @@ class _Bank(W.Widget):
     titles = T.List(T.Unicode()).tag(sync=True)
     valid = T.Bytes().tag(sync=True)
     xconst = T.List().tag(sync=True)  # per trace: None, or its x for every frame (e.g. bar categories)
+    fixed = T.List(T.Bool()).tag(sync=True)  # per trace: one frame only, the same at every position
 
 
 class FrameBank(_Companion):
@@ -289,17 +308,20 @@ class FrameBank(_Companion):
 
     def add(self, match: dict, traces: Sequence[int], xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
             titles: Sequence[str], valid: np.ndarray | None = None,
-            xconst: Sequence[list | None] | None = None) -> None:
+            xconst: Sequence[list | None] | None = None, fixed: Sequence[bool] | None = None) -> None:
+        """``xconst[i]``: trace i's x as a list, the same in every frame; ``fixed[i]``: trace i's
+        arrays hold one frame, the same at every position (drawn when the page switches banks)."""
         frames = len(titles)
         valid = np.ones(frames, bool) if valid is None else np.asarray(valid, bool)
+        fixed = [False] * len(traces) if fixed is None else [bool(f) for f in fixed]
         as_f32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (*xs, *ys)]
-        for a in as_f32:
-            if a.ndim != 2 or a.shape[0] != frames:
-                raise ValueError(f"frames: expected ({frames}, n) arrays, got {a.shape}")
+        for a, one in zip(as_f32, fixed + fixed):
+            if a.ndim != 2 or a.shape[0] != (1 if one else frames):
+                raise ValueError(f"frames: expected ({1 if one else frames}, n) arrays, got {a.shape}")
         bank = _Bank(match=dict(match), traces=list(traces), sizes=[a.shape[1] for a in as_f32[:len(xs)]],
                      xs=[a.tobytes() for a in as_f32[:len(xs)]], ys=[a.tobytes() for a in as_f32[len(xs):]],
                      titles=list(titles), valid=valid.astype(np.uint8).tobytes(),
-                     xconst=list(xconst) if xconst is not None else [None] * len(traces))
+                     xconst=list(xconst) if xconst is not None else [None] * len(traces), fixed=fixed)
         self._keys.append(dict(match))
         self.banks = [*self.banks, bank]
 

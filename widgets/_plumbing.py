@@ -386,50 +386,55 @@ class Panel(W.VBox):
             except Exception:  # noqa: BLE001 - the learner's error shows on the next real move
                 pass
             self._muted = False
-        shipped = self._bank_payload(frames)
+        shipped = self._bank_payload(frames, with_fixed=bool(match))
         if shipped is None:
             self._bank_refused.add(key)
             return
-        traces, xs, ys, xconst, titles, valid = shipped
-        self.browser.add(match, traces, xs, ys, titles, valid, xconst)
+        traces, xs, ys, xconst, fixed, titles, valid = shipped
+        self.browser.add(match, traces, xs, ys, titles, valid, xconst, fixed)
         self._bank_done[key] = valid
 
     @staticmethod
-    def _bank_payload(frames: list):
-        """(traces, xs, ys, xconst, titles, valid) for the traces that change, or None if the
-        frames differ in anything a bank cannot carry."""
+    def _bank_payload(frames: list, with_fixed: bool):
+        """(traces, xs, ys, xconst, fixed, titles, valid), or None if the frames differ in anything
+        a bank cannot carry. Traces that change along the slider get one row per frame. With
+        ``with_fixed`` (the panel has other controls) the traces that do not change are shipped
+        too, once: the page may come back to this bank from a state the kernel drew, whose
+        traces differ (another robot's mask, say), and must then redraw them."""
         good = [f for f in frames if f is not None]
         if not good or any(f[2] != good[0][2] for f in good):
             return None  # no frame, or a frame changes more than traces and title
-        first = good[0][0]
-        traces, xs, ys, xconst = [], [], [], []
-        for i in range(len(first)):
+        n = len(frames)
+        traces, xs, ys, xconst, fixed = [], [], [], [], []
+        for i in range(len(good[0][0])):
             cols = [[np.asarray(a) if a is not None else None for a in f[0][i]] for f in good]
-            same = lambda j: all(_same_array(c[j], cols[0][j]) for c in cols)
-            if same(0) and same(1) and same(2):
-                continue  # this trace is the same in every frame
-            x0, y0 = cols[0][0], cols[0][1]
-            if not same(2) or x0 is None or y0 is None or y0.dtype.kind not in "fiu" or y0.ndim != 1:
+            same = [all(_same_array(c[j], cols[0][j]) for c in cols) for j in range(3)]
+            changes = not all(same)
+            if not changes and not with_fixed:
+                continue  # the same in every frame, and no other control can change it
+            x0, y0, z0 = cols[0]
+            if z0 is not None or x0 is None or y0 is None or y0.dtype.kind not in "fiu" or y0.ndim != 1:
                 return None
             if any(c[1].shape != y0.shape or c[0].shape != x0.shape for c in cols):
                 return None
             text_x = x0.dtype.kind not in "fiu"
-            if text_x and not same(0):
+            if text_x and not same[0]:
                 return None
-            n = len(frames)
-            x_frames, y_frames = np.zeros((n, y0.size), np.float32), np.zeros((n, y0.size), np.float32)
-            for k, f in enumerate(frames):
+            rows = n if changes else 1
+            x_rows, y_rows = np.zeros((rows, y0.size), np.float32), np.zeros((rows, y0.size), np.float32)
+            for k, f in enumerate(frames if changes else good[:1]):
                 if f is not None:
-                    y_frames[k] = np.asarray(f[0][i][1], np.float32)
+                    y_rows[k] = np.asarray(f[0][i][1], np.float32)
                     if not text_x:
-                        x_frames[k] = np.asarray(f[0][i][0], np.float32)
+                        x_rows[k] = np.asarray(f[0][i][0], np.float32)
             traces.append(i)
-            xs.append(x_frames)
-            ys.append(y_frames)
+            xs.append(x_rows)
+            ys.append(y_rows)
             xconst.append([str(v) for v in x0.tolist()] if text_x else None)
+            fixed.append(not changes)
         titles = [f[1] if f is not None else "" for f in frames]
         valid = np.array([f is not None for f in frames])
-        return traces, xs, ys, xconst, titles, valid
+        return traces, xs, ys, xconst, fixed, titles, valid
 
     def update(self) -> None:
         """Redraw the figure from the current control values (always through the kernel)."""
