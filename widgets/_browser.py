@@ -130,6 +130,7 @@ async function drive(model, el, setup) {
   model.save_changes();
   return () => {
     for (const c of Object.values(controls)) c.off(null, null, ctx);
+    figure.off(null, null, ctx);
     model.off(null, null, ctx);
     DRIVERS.delete(uid);
     try { model.set("driving", false); model.save_changes(); } catch (e) { /* kernel gone */ }
