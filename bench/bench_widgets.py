@@ -174,7 +174,7 @@ def measure(nb, panel_id: str, control: str, step: float | None, moves: int = MO
             options, j = info["options"], info["options"].index(info["value"])
             key, value, tol = ("ArrowDown", options[j + 1], 0) if j + 1 < len(options) else ("ArrowUp", options[j - 1], 0)
         else:
-            if not info["min"] <= info["value"] + sign * step <= info["max"] + 1e-12:
+            if not info["min"] - 1e-12 <= info["value"] + sign * step <= info["max"] + 1e-12:
                 sign = -sign
             key, value, tol = ("ArrowRight" if sign > 0 else "ArrowLeft"), round(info["value"] + sign * step, 10), step / 2
             if float(value).is_integer() and needle is not None and "{v:" not in needle:

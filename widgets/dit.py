@@ -106,7 +106,7 @@ def guidance_explorer(sample_fn: Callable[[int, float], torch.Tensor], prototype
             fig.layout.title.text = (f"class = {name}, w = {ws[i]:.2f}: class accuracy {sweep['accuracy'][i]:.2f}, "
                                      f"spread {sweep['spread'][i]:.2f} (all classes)")
 
-    panel = Panel(fig, controls, update, rows=[["w", "class"]], kind="guidance")
+    panel = Panel(fig, controls, update, rows=[["w", "class"]], kind="guidance", bank="w")
     panel.sweep = sweep
     return panel
 
