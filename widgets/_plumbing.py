@@ -199,8 +199,10 @@ class Panel(W.VBox):
     the slider's values (the learner's functions compute every frame, in Python), and ships
     the frames to a :class:`widgets._browser.FrameBank`. Only when each frame differs from the
     others in trace ``x``/``y`` and the title alone (same sizes; ``x`` may be constant text,
-    like bar categories), and only within ``BANK_BUDGET_S`` of compute; otherwise the kernel
-    draws, as without a bank. The slider's limits must not change.
+    like bar categories; a heat map that changes is not carried), and only within
+    ``BANK_BUDGET_S`` of compute; otherwise the kernel draws, as without a bank. Traces that
+    stay put along the slider travel once per bank, so the page can come back to it from a
+    state the kernel drew. The slider's limits must not change.
 
     Page hooks, for tests and screenshots (docs/BROWSER_TESTS.md): the panel has the CSS
     classes ``course-widget``, ``course-widget--<kind>`` and ``course-widget-id--<model_id>``;
