@@ -132,3 +132,15 @@ def test_with_the_slider_alone_only_the_changing_traces_travel():
     np.testing.assert_array_equal(frames_of(bank, 0, "ys"), [np.arange(3.0) * t for t in (0, 0.25, 0.5, 0.75, 1)])
     panel.controls["t"].value = 0.75
     assert panel._banked_now() and panel.figure.layout.title.text == "t = 0.75"
+
+
+def test_outside_a_kernel_a_running_event_loop_does_not_postpone_the_bank():
+    """Only a kernel defers the bank to its loop. Elsewhere a loop may be marked running in this
+    thread (Playwright's sync API leaves one during the browser tests) and never run a callback."""
+    import asyncio
+
+    async def build() -> Panel:
+        return make_panel()[0]
+
+    panel = asyncio.run(build())
+    assert len(panel.browser.banks) == 1

@@ -172,6 +172,24 @@ def wire(controls: Iterable[W.ValueWidget], update: Callable[[], None]) -> Calla
     return guarded
 
 
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop of the IPython kernel this code runs in, or None outside a kernel.
+
+    Checked by the kernel, not by the loop alone: other code can leave a loop marked running
+    in this thread (Playwright's sync API does), and a callback on it might never run."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -342,12 +360,11 @@ class Panel(W.VBox):
             return
         if self._bank_handle is not None:
             self._bank_handle.cancel()
-        try:
-            loop = asyncio.get_running_loop()  # a kernel: wait until the learner stops moving
-        except RuntimeError:
-            self._fill_bank()                  # plain Python: now
+        loop = _kernel_loop()
+        if loop is None:
+            self._fill_bank()  # plain Python (a script, a test): now
             return
-        self._bank_handle = loop.call_later(self.BANK_DELAY_S, self._fill_bank)
+        self._bank_handle = loop.call_later(self.BANK_DELAY_S, self._fill_bank)  # once the learner pauses
 
     def _figure_frame(self) -> tuple[list, str, str]:
         """Each trace's (x, y, z), the title, and a fingerprint of everything else in the figure."""
