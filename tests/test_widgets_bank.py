@@ -138,9 +138,13 @@ def test_outside_a_kernel_a_running_event_loop_does_not_postpone_the_bank():
     """Only a kernel defers the bank to its loop. Elsewhere a loop may be marked running in this
     thread (Playwright's sync API leaves one during the browser tests) and never run a callback."""
     import asyncio
+    import threading
 
     async def build() -> Panel:
         return make_panel()[0]
 
-    panel = asyncio.run(build())
-    assert len(panel.browser.banks) == 1
+    built: list[Panel] = []  # in a thread of its own: this one may have a loop marked running already
+    worker = threading.Thread(target=lambda: built.append(asyncio.run(build())))
+    worker.start()
+    worker.join()
+    assert len(built[0].browser.banks) == 1

@@ -114,7 +114,7 @@ def test_unified_slot_map_traces_are_to_unified(robots):
         assert_float(fig.data[0].y, unified[0, 0])
         assert_float(fig.data[1].y, mask[0].float())
         filled = ", ".join(f"{SLOT_NAMES[j]} ({j})" for j in sorted(slots.tolist()))
-        assert fig.layout.title.text == f"robot = {name}, sample {i}: 3 of 128 slots filled: {filled}"
+        assert fig.layout.title.text == f"robot = {name}, sample {i}: 3 of 128 slots filled:<br>{filled}"
         assert box.figure is fig
 
 

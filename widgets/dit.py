@@ -156,7 +156,8 @@ def unified_slot_map(to_unified: Callable, robots: Mapping[str, tuple[torch.Tens
         with fig.batch_update():
             fig.data[0].y = to_numpy(unified[0, 0])
             fig.data[1].y = to_numpy(mask[0].float())
-            fig.layout.title.text = f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled: " + ", ".join(filled)
+            fig.layout.title.text = (f"robot = {name}, sample {i}: {len(filled)} of {S} slots filled:<br>"  # names wrap
+                                     + ", ".join(filled))
 
     return Panel(fig, controls, update, rows=[["robot", "sample"]], kind="slot-map", bank="sample")
 
