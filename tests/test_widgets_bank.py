@@ -148,3 +148,18 @@ def test_outside_a_kernel_a_running_event_loop_does_not_postpone_the_bank():
     worker.start()
     worker.join()
     assert len(built[0].browser.banks) == 1
+
+
+def test_a_trace_whose_x_and_y_differ_in_length_is_not_banked():
+    controls = {"t": int_slider("t", 0, 0, 4)}
+    fig = go.FigureWidget()
+    fig.add_scatter(x=np.arange(3.0), y=np.zeros(3))
+
+    def update() -> None:
+        t = controls["t"].value
+        with fig.batch_update():
+            fig.data[0].x, fig.data[0].y = np.arange(3.0), np.arange(2.0) * t  # plotly draws the common part
+            fig.layout.title.text = f"t = {t}"
+
+    panel = Panel(fig, controls, update, bank="t")
+    assert panel.browser.banks == [] and not panel._banked_now()

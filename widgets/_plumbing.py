@@ -405,7 +405,10 @@ class Panel(W.VBox):
             except Exception:  # noqa: BLE001 - the learner's error shows on the next real move
                 pass
             self._muted = False
-        shipped = self._bank_payload(frames, with_fixed=bool(match))
+        try:
+            shipped = self._bank_payload(frames, with_fixed=bool(match))
+        except (TypeError, ValueError):  # data a bank cannot carry (ragged, odd types): the kernel draws
+            shipped = None
         if shipped is None:
             self._bank_refused.add(key)
             return
@@ -437,7 +440,7 @@ class Panel(W.VBox):
             if any(c[1].shape != y0.shape or c[0].shape != x0.shape for c in cols):
                 return None
             text_x = x0.dtype.kind not in "fiu"
-            if text_x and not same[0]:
+            if (text_x and not same[0]) or (not text_x and x0.shape != y0.shape):
                 return None
             rows = n if changes else 1
             x_rows, y_rows = np.zeros((rows, y0.size), np.float32), np.zeros((rows, y0.size), np.float32)
