@@ -1,18 +1,21 @@
 """Build the instructor notebooks (nbgrader ``source/``) from text templates and ``solutions/``.
 
-A template is a jupytext percent-format script, ``templates/<assignment>/<notebook>.py``.
-Two cell directives connect it to the reference code, so each solution has one source of truth:
+Which assignments exist, and where each one's reference, mistakes and cases live, is read from
+the table ``coursekit.registry``. A template is a jupytext percent-format script,
+``templates/<folder>/<notebook>.py``. Two cell directives connect it to the reference code, so
+each solution has one source of truth:
 
-    # %% graded="ddpm.q_sample" points=2
-        -> the solution cell: ``solutions.ddpm.q_sample``'s source, verbatim (its
-           ``### BEGIN/END SOLUTION`` regions are what learners must write), and
-        -> a locked test cell: the visible check, then hidden tests that compare with the
-           reference (inlined, renamed ``_reference_q_sample``) on unseen seeded inputs.
-    # %% provided="ddpm.ddim_timesteps"
+    # %% graded="q_sample" points=2
+        -> the solution cell: the source of ``q_sample`` in the assignment's solutions module
+           (``solutions.ddpm``), verbatim (its ``### BEGIN/END SOLUTION`` regions are what
+           learners must write), and
+        -> a locked test cell: the visible check, then the hidden recording of the learner's
+           outputs on unseen seeded inputs (judged outside the kernel).
+    # %% provided="ddim_timesteps"                      (or provided="solutions.other.name")
         -> a code cell with that helper's source, given to learners as is.
 
-The build also writes ``coursekit/fixtures/<assignment>.pt``: expected outputs and the outputs
-of the known mistakes (``solutions/<module>_mistakes.py``) on the visible check inputs.
+The build also writes the assignment's check data (the registry's ``fixture`` path): expected
+outputs and the outputs of the named mistakes on the visible check inputs.
 """
 from __future__ import annotations
 
@@ -29,45 +32,51 @@ import nbformat
 import torch
 
 from autograder import SOURCE, TEMPLATES
-from coursekit.checking import FIXTURES, VISIBLE_SEEDS, case_inputs, run
+from coursekit.checking import VISIBLE_SEEDS, run
+from coursekit.registry import ASSIGNMENTS, Assignment, get
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
 @dataclass
 class Graded:
-    module: str       # e.g. "ddpm"
     name: str         # e.g. "q_sample"
     points: int
     deps: list[str] = field(default_factory=list)  # graded functions it calls, transitively
 
 
 def function_source(module: str, name: str) -> str:
-    fn = getattr(importlib.import_module(f"solutions.{module}"), name)
-    return textwrap.dedent(inspect.getsource(fn))
+    """The source of ``module.name`` (``module`` a dotted module path, e.g. ``solutions.ddpm``)."""
+    return textwrap.dedent(inspect.getsource(getattr(importlib.import_module(module), name)))
+
+
+def reference_source(row: Assignment, name: str) -> str:
+    """The source of graded function ``name`` of assignment ``row``, as written in solutions/."""
+    return function_source(row.solutions, name)
 
 
 def called_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
 
 
-def parse_directive(metadata: dict, key: str) -> tuple[str, str] | None:
-    value = metadata.get(key)
-    if value is None:
-        return None
-    module, _, name = value.partition(".")
-    return module, name
+def provided_source(row: Assignment, value: str) -> str:
+    """``provided="name"`` (from the assignment's solutions module) or ``"package.module.name"``."""
+    module, _, name = value.rpartition(".")
+    return function_source(module or row.solutions, name)
 
 
-def graded_functions(template: Path) -> list[Graded]:
+def graded_functions(row: Assignment, template: Path) -> list[Graded]:
     nb = jupytext.read(template)
     graded = []
     for cell in nb.cells:
-        target = parse_directive(cell.metadata, "graded")
-        if target:
-            graded.append(Graded(*target, int(cell.metadata.get("points", 1))))
+        name = cell.metadata.get("graded")
+        if name:
+            if "." in name:
+                raise ValueError(f"{template}: graded={name!r} should name a function of {row.solutions} "
+                                 "without a module (the registry says which module)")
+            graded.append(Graded(name, int(cell.metadata.get("points", 1))))
     names = {g.name for g in graded}
-    direct = {g.name: called_names(function_source(g.module, g.name)) & (names - {g.name}) for g in graded}
+    direct = {g.name: called_names(reference_source(row, g.name)) & (names - {g.name}) for g in graded}
     for g in graded:  # transitive closure, in a stable order
         seen, todo = [], sorted(direct[g.name])
         while todo:
@@ -79,15 +88,15 @@ def graded_functions(template: Path) -> list[Graded]:
     return graded
 
 
-def reference_source(g: Graded, graded_names: set[str]) -> str:
+def renamed_reference(row: Assignment, g: Graded, graded_names: set[str]) -> str:
     """The reference function without solution markers, every graded name renamed to _reference_*."""
-    src = "\n".join(ln for ln in function_source(g.module, g.name).splitlines() if not SOLUTION_MARKERS.match(ln))
+    src = "\n".join(ln for ln in reference_source(row, g.name).splitlines() if not SOLUTION_MARKERS.match(ln))
     for n in graded_names:
         src = re.sub(rf"\b(?<!\.){n}\b(?=\s*\()", f"_reference_{n}", src)
     return src + "\n"
 
 
-def test_cell_source(assignment: str, g: Graded, by_name: dict[str, Graded]) -> str:
+def test_cell_source(row: Assignment, g: Graded, by_name: dict[str, Graded]) -> str:
     """The locked test cell: hidden recording first, then the visible check.
 
     The hidden block inlines only the references of the graded functions ``g`` calls (to stand in
@@ -96,14 +105,14 @@ def test_cell_source(assignment: str, g: Graded, by_name: dict[str, Graded]) -> 
     The reference of ``g`` itself never enters the learner's kernel.
     """
     deps_arg = ", deps={" + ", ".join(f'"{d}": {d}' for d in g.deps) + "}" if g.deps else ""
-    references = "".join(reference_source(by_name[n], set(by_name)) + "\n" for n in g.deps)
+    references = "".join(renamed_reference(row, by_name[n], set(by_name)) + "\n" for n in g.deps)
     substitute = "{" + ", ".join(f'"{d}": _reference_{d}' for d in g.deps) + "}"
     return (
         f"# Checks for {g.name} ({g.points} point{'s' * (g.points != 1)}). Grading also runs hidden tests here.\n"
         "### BEGIN HIDDEN TESTS\n"
         f"{references}"
         "from coursekit.grading import record_outputs\n"
-        f'record_outputs("{assignment}", "{g.name}", globals(), {substitute}, module="{g.module}")\n'
+        f'record_outputs("{row.folder}", "{g.name}", globals(), {substitute})\n'
         "### END HIDDEN TESTS\n"
         f'check("{g.name}", {g.name}{deps_arg})'
     )
@@ -117,8 +126,8 @@ def nbgrader_meta(cell_id: str, *, grade=False, solution=False, locked=False, po
     return meta
 
 
-def build_notebook(template: Path, assignment: str) -> nbformat.NotebookNode:
-    graded = graded_functions(template)
+def build_notebook(row: Assignment, template: Path) -> nbformat.NotebookNode:
+    graded = graded_functions(row, template)
     by_name = {g.name: g for g in graded}
     nb = jupytext.read(template)
     cells = []
@@ -126,16 +135,15 @@ def build_notebook(template: Path, assignment: str) -> nbformat.NotebookNode:
         meta = dict(cell.metadata)
         if cell.cell_type == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(cell.source))
-        elif parse_directive(meta, "graded"):
-            g = by_name[parse_directive(meta, "graded")[1]]
-            solution = nbformat.v4.new_code_cell(function_source(g.module, g.name).rstrip("\n"))
+        elif "graded" in meta:
+            g = by_name[meta["graded"]]
+            solution = nbformat.v4.new_code_cell(reference_source(row, g.name).rstrip("\n"))
             solution.metadata["nbgrader"] = nbgrader_meta(g.name, solution=True)
-            test = nbformat.v4.new_code_cell(test_cell_source(assignment, g, by_name))
+            test = nbformat.v4.new_code_cell(test_cell_source(row, g, by_name))
             test.metadata["nbgrader"] = nbgrader_meta(f"test_{g.name}", grade=True, locked=True, points=g.points)
             cells += [solution, test]
-        elif parse_directive(meta, "provided"):
-            module, name = parse_directive(meta, "provided")
-            cells.append(nbformat.v4.new_code_cell(function_source(module, name).rstrip("\n")))
+        elif "provided" in meta:
+            cells.append(nbformat.v4.new_code_cell(provided_source(row, meta["provided"]).rstrip("\n")))
         else:
             cells.append(nbformat.v4.new_code_cell(cell.source))
     for i, cell in enumerate(cells):  # stable ids keep rebuilds byte-identical
@@ -146,18 +154,12 @@ def build_notebook(template: Path, assignment: str) -> nbformat.NotebookNode:
     return out
 
 
-def build_fixture(assignment: str, graded: list[Graded]) -> dict:
+def build_fixture(row: Assignment, graded: list[Graded]) -> dict:
     fixture = {}
-    modules = {g.module for g in graded}
-    mistakes = []
-    for module in modules:
-        try:
-            mistakes += importlib.import_module(f"solutions.{module}_mistakes").mistake.all
-        except ModuleNotFoundError:
-            pass
+    mistakes = row.named_mistakes()
     for g in graded:
-        reference = getattr(importlib.import_module(f"solutions.{g.module}"), g.name)
-        inputs = [case_inputs(assignment, g.name, seed, module=g.module) for seed in VISIBLE_SEEDS]
+        reference = row.reference(g.name)
+        inputs = [row.case_inputs(g.name, seed) for seed in VISIBLE_SEEDS]
         expected = []
         for seed, kwargs in zip(VISIBLE_SEEDS, inputs):
             kind, value = run(reference, kwargs)
@@ -171,26 +173,42 @@ def build_fixture(assignment: str, graded: list[Graded]) -> dict:
                 kind, value = run(m.fn, kwargs)
                 outcomes.append({"kind": kind, "value": type(value).__name__ if kind == "raises" else value})
             entries.append({"label": m.label, "hint": m.hint, "outcomes": outcomes})
-        fixture[g.name] = {"module": g.module, "seeds": list(VISIBLE_SEEDS), "expected": expected,
-                           "mistakes": entries}
+        fixture[g.name] = {"seeds": list(VISIBLE_SEEDS), "expected": expected, "mistakes": entries}
     return fixture
 
 
 def assignments() -> list[str]:
-    return sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir())
+    """The folders (nbgrader assignment names) of every assignment in the registry, in course order."""
+    return [row.folder for row in ASSIGNMENTS.values()]
 
 
-def build(assignment: str, source_root: Path = SOURCE, fixtures_root: Path = FIXTURES) -> list[Path]:
-    """Write the instructor notebooks of ``assignment`` and its fixture; return the notebook paths."""
+def templates(row: Assignment) -> list[Path]:
+    """The notebook templates of an assignment (one notebook each)."""
+    found = sorted((TEMPLATES / row.folder).glob("*.py"))
+    if not found:
+        raise FileNotFoundError(f"no templates for {row.key} in {TEMPLATES / row.folder}")
+    return found
+
+
+def graded_of(assignment: str) -> list[Graded]:
+    """Every graded function of an assignment (short name or folder), over all its notebooks."""
+    row = get(assignment)
+    return [g for t in templates(row) for g in graded_functions(row, t)]
+
+
+def build(assignment: str, source_root: Path = SOURCE, fixture_path: Path | None = None) -> list[Path]:
+    """Write the instructor notebooks of ``assignment`` and its check data; return the notebook paths.
+
+    ``fixture_path`` defaults to the registry's; tests pass another to compare without overwriting.
+    """
+    row = get(assignment)
     written = []
-    all_graded = []
-    for template in sorted((TEMPLATES / assignment).glob("*.py")):
-        nb = build_notebook(template, assignment)
-        all_graded += graded_functions(template)
-        path = source_root / assignment / f"{template.stem}.ipynb"
+    for template in templates(row):
+        path = source_root / row.folder / f"{template.stem}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, path)
+        nbformat.write(build_notebook(row, template), path)
         written.append(path)
-    fixtures_root.mkdir(parents=True, exist_ok=True)
-    torch.save(build_fixture(assignment, all_graded), fixtures_root / f"{assignment}.pt")
+    fixture_path = fixture_path or row.fixture
+    fixture_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(build_fixture(row, graded_of(assignment)), fixture_path)
     return written

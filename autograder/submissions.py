@@ -6,12 +6,12 @@ for a registered mistake (partial credit, and the feedback should name the mista
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import nbformat
 
-from autograder.build import function_source
+from autograder.build import reference_source
+from coursekit.registry import get
 
 
 def solution_cells(nb) -> dict[str, nbformat.NotebookNode]:
@@ -21,31 +21,18 @@ def solution_cells(nb) -> dict[str, nbformat.NotebookNode]:
 
 
 def mistakes_of(assignment: str) -> list:
-    """All registered mistakes of an assignment's solution modules."""
-    found = []
-    for module in sorted(set(modules_of(assignment).values())):
-        try:
-            found += importlib.import_module(f"solutions.{module}_mistakes").mistake.all
-        except ModuleNotFoundError:
-            pass
-    return found
-
-
-def modules_of(assignment: str) -> dict[str, str]:
-    """graded function name -> solutions module, for an assignment."""
-    from autograder import TEMPLATES
-    from autograder.build import graded_functions
-    return {g.name: g.module for t in (TEMPLATES / assignment).glob("*.py") for g in graded_functions(t)}
+    """All registered mistakes of an assignment (see ``coursekit.registry``)."""
+    return get(assignment).named_mistakes()
 
 
 def filled(student_nb_path: Path, assignment: str, overrides: dict[str, str] | None = None,
            leave_empty: set[str] = frozenset()):
     """The student notebook with every solution cell replaced by the reference source,
     except those named in ``overrides`` (name -> source) or ``leave_empty``."""
-    modules = modules_of(assignment)
+    row = get(assignment)
     nb = nbformat.read(student_nb_path, as_version=4)
     for name, cell in solution_cells(nb).items():
         if name in leave_empty:
             continue
-        cell.source = (overrides or {}).get(name) or function_source(modules[name], name).rstrip("\n")
+        cell.source = (overrides or {}).get(name) or reference_source(row, name).rstrip("\n")
     return nb

@@ -1,8 +1,9 @@
 """Visible checks that name the mistake.
 
 Every graded function has *cases*: seeded inputs built by a function in
-``coursekit.cases.<assignment>``. The expected outputs on those inputs, and the
-outputs of known mistakes, are stored as numbers in ``coursekit/fixtures/<assignment>.pt``
+the assignment's cases module. The expected outputs on those inputs, and the
+outputs of known mistakes, are stored as numbers in the assignment's fixture (both named in
+``coursekit.registry``)
 (generated from the instructor's reference by ``python -m autograder build``).
 A learner's function is run on the same inputs; when its output is wrong, the
 check looks for a known mistake that produces exactly that output and names it.
@@ -10,13 +11,13 @@ check looks for a known mistake that produces exactly that output and names it.
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from coursekit import registry
+
 VISIBLE_SEEDS = (0, 1)
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -55,19 +56,10 @@ def materialise(kwargs: dict) -> dict:
     return {k: fresh(v) for k, v in kwargs.items()}
 
 
-def case_inputs(assignment: str, name: str, seed: int, module: str | None = None) -> dict:
-    """The inputs of case ``seed`` for graded ``name``, from ``coursekit.cases.<module>``.
-
-    ``module`` is the solutions module named in the template (``graded="ddpm.q_sample"``); the
-    build records it in the fixture, so checks and hidden tests need only the assignment.
-    """
-    if module is None:
-        spec = load_fixture(assignment).get(name, {})
-        if "module" not in spec:
-            raise KeyError(f"the check data of {assignment} has no entry for {name!r} (or is stale): "
-                           f"run `python -m autograder release {assignment}`")
-        module = spec["module"]
-    return getattr(importlib.import_module(f"coursekit.cases.{module}"), name)(seed)
+def case_inputs(assignment: str, name: str, seed: int) -> dict:
+    """The inputs of case ``seed`` for graded ``name``, from the assignment's cases module (see
+    ``coursekit.registry``)."""
+    return registry.get(assignment).case_inputs(name, seed)
 
 
 def run(fn, inputs: dict):
@@ -125,7 +117,7 @@ def describe_mismatch(got, want, where: str = "output") -> str | None:
 
 
 def load_fixture(assignment: str) -> dict:
-    path = FIXTURES / f"{assignment}.pt"
+    path = registry.get(assignment).fixture
     if not path.exists():
         raise FileNotFoundError(f"no check data for assignment {assignment!r} at {path}; "
                                 "is the course package installed and the assignment name right?")

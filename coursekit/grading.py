@@ -144,7 +144,7 @@ def record_outputs(assignment: str, name: str, namespace: dict, substitute: dict
         with substituted(namespace, substitute or {}):
             for seed in seeds:
                 try:
-                    inputs = case_inputs(assignment, name, seed, module=module)
+                    inputs = case_inputs(assignment, name, seed)
                     harness = getattr(inputs, "harness", None)
                     with torch.no_grad():
                         kwargs = materialise(inputs)

@@ -1,30 +1,21 @@
 """The visible checks accept every reference, reject every registered mistake, and name it."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
 import torch
 
-from autograder.build import assignments, graded_functions
-from autograder import TEMPLATES
+from autograder.build import assignments, graded_of
 from coursekit.checking import CheckFailed, check, diagnose
 from coursekit.grading import hidden_check
+from coursekit.registry import get
 
-
-def graded(assignment):
-    for template in sorted((TEMPLATES / assignment).glob("*.py")):
-        yield from graded_functions(template)
-
-
-CASES = [(a, g) for a in assignments() for g in graded(a)]
-MISTAKES = [(a, m) for a in assignments() for module in {g.module for g in graded(a)}
-            for m in getattr(importlib.import_module(f"solutions.{module}_mistakes"), "mistake").all]
+CASES = [(a, g) for a in assignments() for g in graded_of(a)]
+MISTAKES = [(a, m) for a in assignments() for m in get(a).named_mistakes()]
 
 
 @pytest.mark.parametrize("assignment,g", CASES, ids=[f"{a}:{g.name}" for a, g in CASES])
 def test_reference_passes_visible_and_hidden(assignment, g, capsys):
-    reference = getattr(importlib.import_module(f"solutions.{g.module}"), g.name)
+    reference = get(assignment).reference(g.name)
     check(assignment, g.name, reference)
     assert "passes" in capsys.readouterr().out
     hidden_check(assignment, g.name, reference, reference, {})

@@ -12,14 +12,14 @@ import nbformat
 import pytest
 import torch
 
-from autograder import TEMPLATES
-from autograder.build import graded_functions
+from autograder.build import graded_of
 from autograder.build import test_cell_source as generated_test_cell
 from autograder.grading import RECORD_MIME
 from autograder.grading.feedback import BEGIN, END, StaticPlots, StripHiddenTests, split_hidden
 from autograder.grading.kernel_hooks import SNAPSHOT_MIME
 from autograder.grading.verdict import HiddenVerdict, HiddenSpec, judge, parse_test_cell, reference_outcome
 from coursekit import grading
+from coursekit.registry import get
 from coursekit.grading import GRADING_SEEDS, Unrecorded, decode_value, encode_value
 from solutions.ddpm_mistakes import mistake
 
@@ -115,20 +115,20 @@ def test_missing_or_incomplete_records_fail():
 def test_a_known_mistake_is_named_from_the_record():
     m = next(m for m in mistake.all if m.function == "compute_alpha_bar" and m.showcase)
     from coursekit.checking import case_inputs, run
-    values = {s: run(m.fn, case_inputs(A, "compute_alpha_bar", s, module="ddpm"))[1] for s in GRADING_SEEDS}
+    values = {s: run(m.fn, case_inputs(A, "compute_alpha_bar", s))[1] for s in GRADING_SEEDS}
     spec = HiddenSpec("test_compute_alpha_bar", A, "compute_alpha_bar", "ddpm", [])
     passed, message = judge(spec, record("compute_alpha_bar", values))
     assert not passed and f"Likely mistake: {m.label}" in message
 
 
 def test_generated_test_cells_are_parsed_with_their_substitutions():
-    graded = graded_functions(TEMPLATES / A / f"{A}.py")
+    graded = graded_of(A)
     by_name = {g.name: g for g in graded}
     for g in graded:
-        spec = parse_test_cell(f"test_{g.name}", generated_test_cell(A, g, by_name))
-        assert spec is not None and (spec.assignment, spec.name, spec.module) == (A, g.name, g.module)
+        spec = parse_test_cell(f"test_{g.name}", generated_test_cell(get(A), g, by_name))
+        assert spec is not None and (spec.assignment, spec.name) == (A, g.name)
         assert spec.substitutes == g.deps
-        source = generated_test_cell(A, g, by_name)
+        source = generated_test_cell(get(A), g, by_name)
         assert f"_reference_{g.name}(" not in source, "the reference of the graded function itself must not enter the kernel"
         assert source.index("record_outputs(") < source.index(f'check("{g.name}"'), "record before the visible check"
 

@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from autograder.build import assignments, graded_functions
-from autograder import TEMPLATES
+from autograder.build import assignments, graded_of
 from autograder.course import ScratchCourse
 from autograder.submissions import filled, mistakes_of
 
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def points(assignment: str) -> dict[str, int]:
-    return {g.name: g.points for t in (TEMPLATES / assignment).glob("*.py") for g in graded_functions(t)}
+    return {g.name: g.points for g in graded_of(assignment)}
 
 
 def slug(text: str) -> str:

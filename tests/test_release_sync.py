@@ -13,10 +13,11 @@ import nbformat
 import pytest
 import torch
 
-from autograder import SOURCE, STUDENT_COURSE, TEMPLATES
-from autograder.build import assignments, build, function_source, graded_functions
+from autograder import SOURCE, STUDENT_COURSE
+from autograder.build import assignments, build, graded_functions, graded_of, reference_source, templates
 from autograder.course import ScratchCourse
-from coursekit.checking import FIXTURES, describe_mismatch
+from coursekit.checking import describe_mismatch
+from coursekit.registry import get
 
 ASSIGNMENTS = assignments()
 
@@ -30,13 +31,13 @@ def notebook_json(path) -> dict:
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_instructor_notebooks_and_fixture_are_rebuilt_identically(assignment, tmp_path):
-    rebuilt = build(assignment, source_root=tmp_path / "source", fixtures_root=tmp_path / "fixtures")
+    rebuilt = build(assignment, source_root=tmp_path / "source", fixture_path=tmp_path / "fixture.pt")
     for path in rebuilt:
         committed = SOURCE / assignment / path.name
         assert committed.exists(), f"{committed} is missing: run `make release`"
         assert notebook_json(path) == notebook_json(committed), f"{committed} is stale: run `make release`"
-    fresh = torch.load(tmp_path / "fixtures" / f"{assignment}.pt", weights_only=True)
-    stored = torch.load(FIXTURES / f"{assignment}.pt", weights_only=True)
+    fresh = torch.load(tmp_path / "fixture.pt", weights_only=True)
+    stored = torch.load(get(assignment).fixture, weights_only=True)
     assert fresh.keys() == stored.keys()
     for name in fresh:
         assert describe_mismatch(stored[name]["expected"], fresh[name]["expected"]) is None, \
@@ -46,12 +47,13 @@ def test_instructor_notebooks_and_fixture_are_rebuilt_identically(assignment, tm
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_cells_are_the_reference_source(assignment):
-    for template in sorted((TEMPLATES / assignment).glob("*.py")):
+    row = get(assignment)
+    for template in templates(row):
         nb = nbformat.read(SOURCE / assignment / f"{template.stem}.ipynb", as_version=4)
         cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
                  if c.metadata.get("nbgrader", {}).get("solution")}
-        for g in graded_functions(template):
-            assert cells[g.name] == function_source(g.module, g.name).rstrip("\n")
+        for g in graded_functions(row, template):
+            assert cells[g.name] == reference_source(row, g.name).rstrip("\n")
 
 
 @pytest.mark.slow
@@ -77,12 +79,11 @@ def test_student_notebooks_hold_no_solutions_or_hidden_tests(assignment):
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 assert "raise NotImplementedError()" in cell.source, f"{path}: solution cell not cleared"
         # No line of any solution body survives in the student notebook.
-        for template in sorted((TEMPLATES / assignment).glob("*.py")):
-            for g in graded_functions(template):
-                body = function_source(g.module, g.name).split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
-                for line in (ln.strip() for ln in body.splitlines()):
-                    if len(line) > 25:
-                        assert line not in text, f"{path} leaks solution line {line!r} of {g.name}"
+        for g in graded_of(assignment):
+            body = reference_source(get(assignment), g.name).split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            for line in (ln.strip() for ln in body.splitlines()):
+                if len(line) > 25:
+                    assert line not in text, f"{path} leaks solution line {line!r} of {g.name}"
 
 
 def test_student_release_does_not_import_solutions():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib
 from dataclasses import dataclass, field
 
 from nbformat import from_dict
@@ -75,13 +74,11 @@ def parse_test_cell(grade_id: str, source: str) -> HiddenSpec | None:
 
 @functools.lru_cache(maxsize=4096)
 def reference_outcome(assignment: str, module: str | None, name: str, seed: int):
-    from coursekit.checking import case_inputs, load_fixture, run
-    if module is None:
-        module = load_fixture(assignment)[name]["module"]
-    reference = getattr(importlib.import_module(f"solutions.{module}"), name)
-    kind, value = run(reference, case_inputs(assignment, name, seed, module=module))
+    from coursekit.checking import case_inputs, run
+    from coursekit.registry import get
+    kind, value = run(get(assignment).reference(name), case_inputs(assignment, name, seed))
     if kind != "ok":
-        raise RuntimeError(f"the reference {module}.{name} raised on grading case {seed}: {value!r}")
+        raise RuntimeError(f"the reference {get(assignment).solutions}.{name} raised on grading case {seed}: {value!r}")
     return value
 
 

@@ -19,9 +19,9 @@ from typing import Callable
 
 import nbformat
 
-from autograder import TEMPLATES
-from autograder.build import function_source, graded_functions
+from autograder.build import graded_of, reference_source
 from autograder.submissions import filled, mistakes_of
+from coursekit.registry import get
 
 ASSIGNMENT = "02_ddpm"
 GRADED, FAILED = "GRADED", "FAILED"
@@ -57,7 +57,7 @@ WRONG_Q_SAMPLE = '''def q_sample(x0, t, alpha_bar, noise):
 
 
 def ref(name: str) -> str:
-    return function_source("ddpm", name).rstrip("\n")
+    return reference_source(get(ASSIGNMENT), name).rstrip("\n")
 
 
 def cells(nb) -> list:
@@ -368,7 +368,7 @@ KINDS: list[Kind] = [
 
 
 def points() -> dict[str, int]:
-    return {g.name: g.points for t in sorted((TEMPLATES / ASSIGNMENT).glob("*.py")) for g in graded_functions(t)}
+    return {g.name: g.points for g in graded_of(ASSIGNMENT)}
 
 
 def expected_score(kind: Kind) -> float:

@@ -46,7 +46,7 @@ LOG_2PI = math.log(2 * math.pi)
 # %% [markdown]
 # A helper you can use everywhere below: the log-density of a Gaussian, elementwise.
 
-# %% provided="vi.gaussian_log_prob"
+# %% provided="gaussian_log_prob"
 
 # %% [markdown]
 # ## 1 · KL divergence between diagonal Gaussians
@@ -58,7 +58,7 @@ LOG_2PI = math.log(2 * math.pi)
 #
 # summed over the last axis. It is not symmetric: swapping `q` and `p` gives a different number.
 
-# %% graded="vi.kl_diag_gaussians" points=2
+# %% graded="kl_diag_gaussians" points=2
 
 # %%
 # experiment: KL is zero for identical distributions and never negative
@@ -76,9 +76,9 @@ assert kls.min() >= 0
 # Integrating `z` out, `x ~ N(b, a^2 + s^2)`. Bayes' rule for two Gaussians gives the posterior
 # `p(z | x) = N(m, v)` with `v = s^2 / (s^2 + a^2)` and `m = v a (x - b) / s^2`.
 
-# %% graded="vi.log_evidence" points=1
+# %% graded="log_evidence" points=1
 
-# %% graded="vi.true_posterior" points=1
+# %% graded="true_posterior" points=1
 
 # %% [markdown]
 # ## 3 · A Monte Carlo ELBO with the reparameterisation trick
@@ -87,7 +87,7 @@ assert kls.min() >= 0
 # `eps ~ N(0, 1)`. The randomness now sits in `eps`, so gradients flow to `mean` and `logvar`
 # (Kingma & Welling). Average `log p(x | z) + log p(z) - log q(z)` over the samples.
 
-# %% graded="vi.elbo_mc" points=2
+# %% graded="elbo_mc" points=2
 
 # %% [markdown]
 # ## 4 · Experiment: the gap is the KL to the posterior

@@ -63,11 +63,11 @@ torch.manual_seed(0);
 # The cap at 0.999 matters: without it the last `beta` is (almost) 1 and the reverse process
 # divides by nearly zero.
 
-# %% graded="ddpm.linear_beta_schedule" points=1
+# %% graded="linear_beta_schedule" points=1
 
-# %% graded="ddpm.cosine_beta_schedule" points=2
+# %% graded="cosine_beta_schedule" points=2
 
-# %% graded="ddpm.compute_alpha_bar" points=1
+# %% graded="compute_alpha_bar" points=1
 
 # %% [markdown]
 # ### Explore the schedules
@@ -94,7 +94,7 @@ schedule_explorer(
 # `(B, H, D)` action chunks. Reshape `alpha_bar[t]` to `(B, 1, …)` so that it scales whole
 # samples; a bare `(B,)` tensor would line up with the *last* axis instead.
 
-# %% graded="ddpm.q_sample" points=2
+# %% graded="q_sample" points=2
 
 # %%
 from coursekit.data import eight_gaussians
@@ -115,7 +115,7 @@ forward_noising_explorer(q_sample, alpha_bar, data[:1000], seed=0)
 #
 # Careful: the network's input is the *scaled* mixture above, not `x0 + eps`.
 
-# %% graded="ddpm.ddpm_loss" points=2
+# %% graded="ddpm_loss" points=2
 
 # %% [markdown]
 # ## 3 · One step back
@@ -130,9 +130,9 @@ forward_noising_explorer(q_sample, alpha_bar, data[:1000], seed=0)
 # `x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)`, then add `sqrt(beta_tilde_t)`
 # times fresh noise, except at the very last step `t = 0`, which returns the mean.
 
-# %% graded="ddpm.posterior_mean_variance" points=2
+# %% graded="posterior_mean_variance" points=2
 
-# %% graded="ddpm.p_sample" points=2
+# %% graded="p_sample" points=2
 
 # %% [markdown]
 # ## 4 · Samplers
@@ -151,13 +151,13 @@ forward_noising_explorer(q_sample, alpha_bar, data[:1000], seed=0)
 # step works between any two times, DDIM can visit only a few of them: here every `T // n`-th
 # step (`ddim_timesteps` below), and `t_prev = -1` stands for clean data, `alpha_bar = 1`.
 
-# %% graded="ddpm.ddpm_sample" points=2
+# %% graded="ddpm_sample" points=2
 
-# %% graded="ddpm.ddim_step" points=2
+# %% graded="ddim_step" points=2
 
-# %% provided="ddpm.ddim_timesteps"
+# %% provided="ddim_timesteps"
 
-# %% graded="ddpm.ddim_sample" points=2
+# %% graded="ddim_sample" points=2
 
 # %% [markdown]
 # ## 5 · Experiment: does it really learn?

@@ -103,7 +103,7 @@ rollout_figure({"demonstrations": [demos.episode(e)[0] for e in range(30)]}, tit
 # *Hint:* for one episode of length `L` starting at row `begin`, the window starting at `s` uses rows
 # `begin + clamp(s + k, 0, L-1)` for `k = 0 … Tp-1`.
 
-# %% graded="diffusion_policy.make_windows" points=3
+# %% graded="make_windows" points=3
 
 # %% [markdown]
 # A hand-made example: one episode of 4 steps whose observations are 0, 1, 2, 3 and whose actions are
@@ -145,7 +145,7 @@ horizon_explorer(make_windows, *demos.episode(0), To=2, Tp=16, Ta=8, t=0)
 # DiT's adaLN (04) writes `(1 + scale) * h + shift` instead; either works, but a trained network only
 # makes sense under the convention it was trained with.
 
-# %% graded="diffusion_policy.film" points=2
+# %% graded="film" points=2
 
 # %% [markdown]
 # ## 4 · The conditional residual block
@@ -162,9 +162,9 @@ horizon_explorer(make_windows, *demos.episode(0), To=2, Tp=16, Ta=8, t=0)
 # activation. Convolutions over time suit action chunks: neighbouring actions are strongly related,
 # and the same filter applies at every step.
 
-# %% provided="diffusion_policy.Conv1dBlock"
+# %% provided="Conv1dBlock"
 
-# %% graded="diffusion_policy.ConditionalResidualBlock1D" points=3
+# %% graded="ConditionalResidualBlock1D" points=3
 
 # %% [markdown]
 # The network used below (`coursekit.policies.ActionConvNet`) stacks three of **your** blocks with 32
@@ -194,7 +194,7 @@ print("parameters:", count_parameters(net), " output shape:",
 # `step(obs, action)` is a pure function of tensors (no hidden state), batched over robots, so one call
 # runs many rollouts at once.
 
-# %% graded="diffusion_policy.receding_horizon" points=3
+# %% graded="receding_horizon" points=3
 
 # %% [markdown]
 # ## 6 · Experiment: diffusion against regression

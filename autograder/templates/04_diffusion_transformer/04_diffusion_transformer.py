@@ -58,7 +58,7 @@ torch.manual_seed(0);
 # **Order matters.** DiT puts the cosines first; Diffusion Policy puts the sines first. Both work, but a
 # network trained with one order is wrong with the other. An odd `dim` gets one column of zeros.
 
-# %% graded="dit.timestep_embedding" points=2
+# %% graded="timestep_embedding" points=2
 
 # %% [markdown]
 # ## 2 · adaLN-Zero
@@ -72,7 +72,7 @@ torch.manual_seed(0);
 # `x` holds tokens `(B, N, d)`, while shift and scale are one vector per sample `(B, d)`: broadcast them over
 # the `N` tokens. The `1 +` makes `scale = 0` mean "leave x alone".
 
-# %% graded="dit.modulate" points=1
+# %% graded="modulate" points=1
 
 # %% [markdown]
 # ### The DiT block
@@ -92,7 +92,7 @@ torch.manual_seed(0);
 #
 # The layer names are fixed (the check loads weights by name); the norms, attention and MLP are given.
 
-# %% graded="dit.DiTBlock" points=3
+# %% graded="DiTBlock" points=3
 
 # %%
 block = DiTBlock(hidden_size=32, num_heads=4)
@@ -113,9 +113,9 @@ print("a fresh block is the identity:", torch.equal(block(x, c), x))
 #   table has one extra row, the **null label** `num_classes`, used for guidance below;
 # - `depth` DiT blocks, then the final layer: predicted noise `(B, H, D)`.
 
-# %% graded="dit.FinalLayer" points=1
+# %% graded="FinalLayer" points=1
 
-# %% graded="dit.ActionDiT" points=2
+# %% graded="ActionDiT" points=2
 
 # %% [markdown]
 # ## 4 · Classifier-free guidance
@@ -130,9 +130,9 @@ print("a fresh block is the identity:", torch.equal(block(x, c), x))
 # like their class (fidelity) and less like each other (diversity). Ho & Salimans write the same rule with
 # `1 + w` in place of `w`; here `w = 1` is the plain conditional model, as in the DiT code.
 
-# %% graded="dit.drop_condition" points=1
+# %% graded="drop_condition" points=1
 
-# %% graded="dit.guided_eps" points=2
+# %% graded="guided_eps" points=2
 
 # %% [markdown]
 # ## 5 · Experiment: four classes of trajectories
@@ -165,11 +165,11 @@ fig.show()
 # The diffusion helpers are given: a cosine schedule with `T = 50` steps, the epsilon loss of 02 with
 # **your** condition dropout, and a deterministic DDIM sampler (02) that calls any noise predictor.
 
-# %% provided="dit.cosine_alpha_bar"
+# %% provided="cosine_alpha_bar"
 
-# %% provided="dit.diffusion_loss"
+# %% provided="diffusion_loss"
 
-# %% provided="dit.ddim_sample"
+# %% provided="ddim_sample"
 
 # %% [markdown]
 # Train a 2-block DiT (`d = 32`, about 44k parameters) for 300 steps, with 10 % of the labels dropped.

@@ -53,7 +53,7 @@ torch.manual_seed(0);
 # RDT-1B replaced every LayerNorm by RMSNorm: robot quantities have wide, unbounded ranges, and the
 # re-centring shifted tokens and attention enough to destabilise training.
 
-# %% graded="robotic_dits.rms_norm" points=1
+# %% graded="rms_norm" points=1
 
 # %% [markdown]
 # The same token through both norms. Shift it: LayerNorm's output does not move (it removes the mean),
@@ -76,7 +76,7 @@ norm_comparison(rms_norm, torch.randn(6, 16, generator=torch.Generator().manual_
 #
 # `key_mask (B, M)` marks the keys that may be attended to: padding tokens get `-inf` before the softmax.
 
-# %% graded="robotic_dits.qk_norm_attention" points=2
+# %% graded="qk_norm_attention" points=2
 
 # %% [markdown]
 # Scale queries and keys up by 10: plain attention collapses onto one key (entropy near 0), QK-norm does not.
@@ -107,7 +107,7 @@ print("QK-norm attention equals attention on normalised q, k:",
 # blocks to language, odd blocks to images**, each with its own padding mask. Every kind of condition
 # reaches the actions every two blocks, and no block has to attend across a mixed sequence.
 
-# %% graded="robotic_dits.inject_conditions" points=2
+# %% graded="inject_conditions" points=2
 
 # %% [markdown]
 # ## 4 · A nonlinear decoder
@@ -115,7 +115,7 @@ print("QK-norm attention equals attention on normalised q, k:",
 # DiT ends with one linear layer per token. RDT-1B found a small MLP better for the nonlinear structure of
 # robot actions: RMSNorm, `Linear(d, d)`, GELU, `Linear(d, out)`.
 
-# %% graded="robotic_dits.MLPDecoder" points=1
+# %% graded="MLPDecoder" points=1
 
 # %% [markdown]
 # ## 5 · dit-policy: conditioning each decoder layer on its encoder layer
@@ -125,7 +125,7 @@ print("QK-norm attention equals attention on normalised q, k:",
 # embedding. Each decoder layer thus sees observation features of its own depth. As in DiT, the gates are
 # zero-initialised, so every decoder block starts as the identity.
 
-# %% graded="robotic_dits.DecoderBlock" points=2
+# %% graded="DecoderBlock" points=2
 
 # %% [markdown]
 # A decoder of three blocks, each paired with one layer of an encoder (here `torch.nn.TransformerEncoderLayer`s):
@@ -156,11 +156,11 @@ print("untrained decoder is the identity:", torch.equal(x, actions))
 #
 # `slots[j]` is the unified index of joint `j`. Going there and back must be lossless.
 
-# %% provided="robotic_dits.check_slots"
+# %% provided="check_slots"
 
-# %% graded="robotic_dits.to_unified" points=2
+# %% graded="to_unified" points=2
 
-# %% graded="robotic_dits.from_unified" points=1
+# %% graded="from_unified" points=1
 
 # %%
 from coursekit.unified import (HOME, INSTRUCTION_LENGTH, ROBOTS, SLOT_NAMES, UNIFIED_SIZE, VOCABULARY,
@@ -189,7 +189,7 @@ unified_slot_map(to_unified, {name: (slots[name], demos[name][1][:20, -1]) for n
 # squared error over the unmasked entries only: padding must neither add error nor dilute it (otherwise a
 # robot with few joints would count less).
 
-# %% graded="robotic_dits.masked_mse" points=2
+# %% graded="masked_mse" points=2
 
 # %%
 pred, target = torch.randn(4, H, UNIFIED_SIZE), torch.randn(4, H, UNIFIED_SIZE)
@@ -209,15 +209,15 @@ print("loss unchanged by the padding:", torch.equal(masked_mse(pred, target, mas
 # The policy is given: your RMSNorm, QK-norm attention, alternating injection and MLP decoder inside.
 # The diffusion helpers are those of 04.
 
-# %% provided="robotic_dits.QKNormAttention"
+# %% provided="QKNormAttention"
 
-# %% provided="robotic_dits.RDTBlock"
+# %% provided="RDTBlock"
 
-# %% provided="robotic_dits.TinyRDT"
+# %% provided="TinyRDT"
 
-# %% provided="dit.cosine_alpha_bar"
+# %% provided="solutions.dit.cosine_alpha_bar"
 
-# %% provided="dit.ddim_sample"
+# %% provided="solutions.dit.ddim_sample"
 
 # %% [markdown]
 # Training: the epsilon loss of 02 on unified chunks (joint angles divided by 2, to be of order 1), with

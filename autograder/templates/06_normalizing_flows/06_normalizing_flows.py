@@ -62,7 +62,7 @@ torch.manual_seed(0);
 # `v` so that a field returning the wrong shape stops with a message naming it. With
 # `return_trajectory=True`, also return every state, `x0` included: shape `(num_steps + 1, N, D)`.
 
-# %% graded="cnf.euler_integrate" points=2
+# %% graded="euler_integrate" points=2
 
 # %% [markdown]
 # ## 2 · Runge–Kutta 4
@@ -77,7 +77,7 @@ torch.manual_seed(0);
 # The times matter: our fields change with `t`, so evaluating a stage at the wrong time is a
 # (common) bug that the check recognises.
 
-# %% graded="cnf.rk4_integrate" points=2
+# %% graded="rk4_integrate" points=2
 
 # %% [markdown]
 # ### Explore: a spiral with a known solution
@@ -142,7 +142,7 @@ assert err_euler < 1e-2 and err_rk4 < 1e-6, "a solver does not converge to the e
 # differentiate with respect to a fresh leaf tensor: `detach()` the points, then
 # `requires_grad_(True)`.
 
-# %% graded="cnf.divergence" points=2
+# %% graded="divergence" points=2
 
 # %%
 # The divergence of the spiral is 2 a(t), the same at every point: a quick sanity check.
@@ -170,7 +170,7 @@ for t in (0.0, 0.5, 1.0):
 # field* to your own solver (`rk4_integrate` for `method="rk4"`, `euler_integrate` for
 # `method="euler"`) from `t = 0` to `t1`. Return the two parts, `x_t1` `(N, D)` and `log p_t1` `(N,)`.
 
-# %% graded="cnf.log_density" points=3
+# %% graded="log_density" points=3
 
 # %% [markdown]
 # ## 5 · Experiments
@@ -181,7 +181,7 @@ for t in (0.0, 0.5, 1.0):
 # distance from the exact positions for `8, 16, …, 128` steps. If the error behaves like `C h^p`,
 # then on a log-log plot it is a line of slope `p`: `fit_order` measures that slope.
 
-# %% provided="cnf.fit_order"
+# %% provided="fit_order"
 
 # %%
 import plotly.graph_objects as go
@@ -242,7 +242,7 @@ assert density_error["euler", 64] < density_error["euler", 16], "more Euler step
 # `log p_1(x_1) = log p_0(x_0) - log |det ∂x_1/∂x_0|`. That needs a full Jacobian; the CNF only
 # needs traces along the way, which is what made CNFs practical (FFJORD).
 
-# %% provided="cnf.flow_map_log_det"
+# %% provided="flow_map_log_det"
 
 # %%
 from coursekit.vector_fields import bend_field

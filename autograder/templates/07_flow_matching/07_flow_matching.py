@@ -63,9 +63,9 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 # `eps ~ N(0, I)`. `sigma_t` holds one standard deviation per sample, shape `(B,)`; the helper
 # below reshapes such per-sample values to `(B, 1, …)` so that they scale whole samples.
 
-# %% provided="flow_matching.per_sample"
+# %% provided="per_sample"
 
-# %% graded="flow_matching.gaussian_path_sample" points=1
+# %% graded="gaussian_path_sample" points=1
 
 # %% [markdown]
 # ## 2 · The field that generates a path
@@ -80,7 +80,7 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 # The first term stretches or shrinks the cloud around its mean, the second moves the mean.
 # Primes are derivatives in `t`; `sigma_t` and `sigma_t'` are `(B,)`, the rest are shaped like `x`.
 
-# %% graded="flow_matching.conditional_vector_field" points=2
+# %% graded="conditional_vector_field" points=2
 
 # %% [markdown]
 # ## 3 · The optimal-transport path
@@ -99,9 +99,9 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 # Implement the sample with your `gaussian_path_sample`, and the field in this closed form. With
 # `sigma_min = 0` the field divides by zero at `t = 1`; the validation rejects that case.
 
-# %% graded="flow_matching.ot_path_sample" points=1
+# %% graded="ot_path_sample" points=1
 
-# %% graded="flow_matching.ot_conditional_field" points=2
+# %% graded="ot_conditional_field" points=2
 
 # %% [markdown]
 # Two routes to the same field: the closed form, and the general formula with the OT path's
@@ -134,7 +134,7 @@ print(f"largest difference between the two routes: {float((general - closed).abs
 # Shapes: `x` is `(B, …)`, `data` is `(N, …)`; compare every `x` with every data point, `(B, N)`
 # weights, rows summing to one. Use your `ot_conditional_field` for the conditional fields.
 
-# %% graded="flow_matching.marginal_vector_field" points=3
+# %% graded="marginal_vector_field" points=3
 
 # %% [markdown]
 # ### Explore the two fields
@@ -169,7 +169,7 @@ flow_field_explorer(lambda x, x1, t: ot_conditional_field(x, x1, t, SIGMA_MIN),
 # (it must see the noisy `x_t`, the only thing available when sampling), and flipping the sign of
 # the target (the velocity points from noise **to** data).
 
-# %% graded="flow_matching.cfm_loss" points=2
+# %% graded="cfm_loss" points=2
 
 # %% [markdown]
 # ### Same gradient, tractable target
@@ -184,7 +184,7 @@ flow_field_explorer(lambda x, x1, t: ot_conditional_field(x, x1, t, SIGMA_MIN),
 # `marginal_vector_field` gives the exact FM target. `torch.autograd.grad(loss, params)` returns one
 # gradient per parameter; flatten and concatenate them.
 
-# %% graded="flow_matching.fm_cfm_gradients" points=2
+# %% graded="fm_cfm_gradients" points=2
 
 # %%
 # experiment: FM and CFM gradients

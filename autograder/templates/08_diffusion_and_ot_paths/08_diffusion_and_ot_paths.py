@@ -63,7 +63,7 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 BETA_MIN, BETA_MAX = 0.1, 20.0
 VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 5.0
 
-# %% provided="flow_matching.per_sample"
+# %% provided="solutions.flow_matching.per_sample"
 
 # %% [markdown]
 # ## 1 · The VP path
@@ -78,7 +78,7 @@ VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 5.0
 # "variance preserving".) With the constants above, `alpha_1 ≈ 0.0066`: at `s = 1` almost nothing of
 # the data is left.
 
-# %% graded="paths.vp_alpha" points=1
+# %% graded="vp_alpha" points=1
 
 # %% [markdown]
 # In flow-matching time the path runs backwards, `mu_t = alpha_{1-t} x1` and
@@ -92,16 +92,16 @@ VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 5.0
 # `alpha_{1-t}` from here on, implement the four coefficients. At `t = 1`, `sigma_t = 0` and
 # `sigma_t'` is infinite; the validation rejects `t = 1`.
 
-# %% graded="paths.vp_schedule" points=2
+# %% graded="vp_schedule" points=2
 
-# %% graded="paths.vp_path_sample" points=1
+# %% graded="vp_path_sample" points=1
 
 # %% [markdown]
 # The conditional field is 07's general formula with this `mu_t = alpha_t x1` and `sigma_t`:
 #
 # $$u_t(x \mid x_1) = \frac{\sigma_t'}{\sigma_t}\big(x - \alpha_t x_1\big) + \alpha_t'\, x_1 .$$
 
-# %% graded="paths.vp_conditional_field" points=2
+# %% graded="vp_conditional_field" points=2
 
 # %% [markdown]
 # ## 2 · The VE path
@@ -114,9 +114,9 @@ VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 5.0
 #
 # $$u_t(x \mid x_1) = \log\frac{\sigma_{\max}}{\sigma_{\min}}\ (x_1 - x) \quad\text{for every } t .$$
 
-# %% graded="paths.ve_path_sample" points=1
+# %% graded="ve_path_sample" points=1
 
-# %% graded="paths.ve_conditional_field" points=1
+# %% graded="ve_conditional_field" points=1
 
 # %% [markdown]
 # Note the VE path's `t = 0` end is `N(x1, sigma_max^2 I)`: close to `N(0, sigma_max^2 I)` only
@@ -165,7 +165,7 @@ path_comparison_explorer({"VP": vp_path_sample, "OT": ot_path}, eight_gaussians(
 # So a noise-prediction network can be sampled with an ODE solver, exactly like a velocity network
 # (the "probability-flow ODE" of Song et al.). Dividing by `alpha_t` needs `alpha_t > 0`.
 
-# %% graded="paths.eps_to_velocity" points=2
+# %% graded="eps_to_velocity" points=2
 
 # %% [markdown]
 # With the *true* noise the conversion must give the conditional field exactly:
@@ -191,7 +191,7 @@ print(f"largest difference from vp_conditional_field: "
 # not be equal). `|·|^2` is the squared norm over all of a sample's coordinates; `E` the mean over
 # the batch. We will also print the dimensionless ratio `S / E|x_1 - x_0|^2`.
 
-# %% graded="paths.straightness" points=2
+# %% graded="straightness" points=2
 
 # %% [markdown]
 # ## 5 · Experiment: the same network on two paths

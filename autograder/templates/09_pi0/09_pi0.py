@@ -80,15 +80,15 @@ torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves
 # Use `math.lgamma` for the normalising constant and `torch.special.xlogy(a, u)` (`= a log u`, and 0
 # when `a = 0`) so that `u = 0` or `u = 1` cause no `nan`.
 
-# %% graded="pi0.time_density" points=2
+# %% graded="time_density" points=2
 
 # %% [markdown]
 # To **sample**, draw `u ~ Beta(alpha, beta)` and solve `u = (s - tau) / s` for `tau`. torch's
 # Beta sampler has no `generator` argument, so here is a helper that makes it reproducible:
 
-# %% provided="pi0.beta_variates"
+# %% provided="beta_variates"
 
-# %% graded="pi0.sample_time" points=1
+# %% graded="sample_time" points=1
 
 # %% [markdown]
 # Compare your sampler with your density. Move `s` down to see the cut-off, and the Beta
@@ -126,9 +126,9 @@ assert torch.allclose(1 - tau, 0.999 * u + 0.001, atol=1e-6)
 #
 # `tau` holds one time per chunk, `(B,)`; reshape it to `(B, 1, 1)` so that it scales whole chunks.
 
-# %% graded="pi0.noisy_actions" points=1
+# %% graded="noisy_actions" points=1
 
-# %% graded="pi0.target_velocity" points=1
+# %% graded="target_velocity" points=1
 
 # %% [markdown]
 # ### openpi's clock
@@ -141,9 +141,9 @@ assert torch.allclose(1 - tau, 0.999 * u + 0.001, atol=1e-6)
 #
 # Write both conversions. Each returns a new function (a closure) that calls the one it was given.
 
-# %% graded="pi0.tau_field_from_openpi" points=1
+# %% graded="tau_field_from_openpi" points=1
 
-# %% graded="pi0.openpi_field_from_tau" points=1
+# %% graded="openpi_field_from_tau" points=1
 
 # %% [markdown]
 # The two clocks describe the same points: openpi's `x_t` at `t = 1 - tau` *is* your `A^tau`, its
@@ -181,7 +181,7 @@ print("same points, opposite velocities, and the conversions undo each other")
 # convention of `torch.nn.functional.scaled_dot_product_attention`). Hint: give each token the
 # number of its block; then the rule is one comparison.
 
-# %% graded="pi0.blockwise_mask" points=2
+# %% graded="blockwise_mask" points=2
 
 # %%
 # experiment: attention mask explorer
@@ -201,9 +201,9 @@ attention_mask_explorer(blockwise_mask)
 # openpi does the same walk in its clock: `x = eps` at `t = 1`, `x <- x + dt v_t(x, t)` at
 # `t = 1, 0.9, ..., 0.1` with **`dt = -1/10`**. Write both; pass times as `(B,)` tensors.
 
-# %% graded="pi0.euler_sample" points=2
+# %% graded="euler_sample" points=2
 
-# %% graded="pi0.euler_sample_openpi" points=1
+# %% graded="euler_sample_openpi" points=1
 
 # %% [markdown]
 # Check both clocks on a field whose answer we know: for a single target chunk `A`, the
@@ -244,7 +244,7 @@ assert torch.allclose(in_tau, target, atol=1e-5) and torch.allclose(in_openpi, i
 #
 # The mask's columns list the prefix keys first, so concatenate in that order.
 
-# %% graded="pi0.cached_suffix_attention" points=3
+# %% graded="cached_suffix_attention" points=3
 
 # %% [markdown]
 # ## 6 · Experiment: a tiny pi0
