@@ -19,7 +19,6 @@ outputs and the outputs of the named mistakes on the visible check inputs.
 """
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
 import re
@@ -32,7 +31,8 @@ import nbformat
 import torch
 
 from autograder import SOURCE, TEMPLATES
-from coursekit.checking import VISIBLE_SEEDS, run
+from coursekit.checks.cases import VISIBLE_SEEDS
+from coursekit.checks.judge import check_data
 from coursekit.registry import ASSIGNMENTS, Assignment, get
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -42,7 +42,7 @@ SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 class Graded:
     name: str         # e.g. "q_sample"
     points: int
-    deps: list[str] = field(default_factory=list)  # graded functions it calls, transitively
+    deps: list[str] = field(default_factory=list)  # graded functions above it: bound to references while graded
 
 
 def function_source(module: str, name: str) -> str:
@@ -53,10 +53,6 @@ def function_source(module: str, name: str) -> str:
 def reference_source(row: Assignment, name: str) -> str:
     """The source of graded function ``name`` of assignment ``row``, as written in solutions/."""
     return function_source(row.solutions, name)
-
-
-def called_names(source: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
 
 
 def provided_source(row: Assignment, value: str) -> str:
@@ -75,16 +71,8 @@ def graded_functions(row: Assignment, template: Path) -> list[Graded]:
                 raise ValueError(f"{template}: graded={name!r} should name a function of {row.solutions} "
                                  "without a module (the registry says which module)")
             graded.append(Graded(name, int(cell.metadata.get("points", 1))))
-    names = {g.name for g in graded}
-    direct = {g.name: called_names(reference_source(row, g.name)) & (names - {g.name}) for g in graded}
-    for g in graded:  # transitive closure, in a stable order
-        seen, todo = [], sorted(direct[g.name])
-        while todo:
-            d = todo.pop(0)
-            if d not in seen:
-                seen.append(d)
-                todo.extend(sorted(direct[d]))
-        g.deps = seen
+    for i, g in enumerate(graded):  # what g may call: every graded function the notebook defines above it
+        g.deps = [h.name for h in graded[:i]]
     return graded
 
 
@@ -99,22 +87,22 @@ def renamed_reference(row: Assignment, g: Graded, graded_names: set[str]) -> str
 def test_cell_source(row: Assignment, g: Graded, by_name: dict[str, Graded]) -> str:
     """The locked test cell: hidden recording first, then the visible check.
 
-    The hidden block inlines only the references of the graded functions ``g`` calls (to stand in
-    for the learner's versions) and records what the learner's ``g`` returns on every grading
-    case; the verdict is computed outside the learner's kernel (``autograder.grading.verdict``).
+    The hidden block inlines the references of the graded functions ``g`` may call (every one
+    above it, whether or not the reference calls it: they stand in for the learner's versions, so
+    a mistake never costs the points of its callers) and records what the learner's ``g``
+    returns on every grading case; the verdict is computed outside the learner's kernel (``autograder.grading.verdict``).
     The reference of ``g`` itself never enters the learner's kernel.
     """
-    deps_arg = ", deps={" + ", ".join(f'"{d}": {d}' for d in g.deps) + "}" if g.deps else ""
     references = "".join(renamed_reference(row, by_name[n], set(by_name)) + "\n" for n in g.deps)
     substitute = "{" + ", ".join(f'"{d}": _reference_{d}' for d in g.deps) + "}"
     return (
         f"# Checks for {g.name} ({g.points} point{'s' * (g.points != 1)}). Grading also runs hidden tests here.\n"
         "### BEGIN HIDDEN TESTS\n"
         f"{references}"
-        "from coursekit.grading import record_outputs\n"
+        "from coursekit.checks.record import record_outputs\n"
         f'record_outputs("{row.folder}", "{g.name}", globals(), {substitute})\n'
         "### END HIDDEN TESTS\n"
-        f'check("{g.name}", {g.name}{deps_arg})'
+        f'check("{g.name}", {g.name})'
     )
 
 
@@ -158,22 +146,9 @@ def build_fixture(row: Assignment, graded: list[Graded]) -> dict:
     fixture = {}
     mistakes = row.named_mistakes()
     for g in graded:
-        reference = row.reference(g.name)
         inputs = [row.case_inputs(g.name, seed) for seed in VISIBLE_SEEDS]
-        expected = []
-        for seed, kwargs in zip(VISIBLE_SEEDS, inputs):
-            kind, value = run(reference, kwargs)
-            if kind != "ok":
-                raise RuntimeError(f"reference {g.name} raised on visible seed {seed}: {value!r}")
-            expected.append(value)
-        entries = []
-        for m in (m for m in mistakes if m.function == g.name):
-            outcomes = []
-            for kwargs in inputs:
-                kind, value = run(m.fn, kwargs)
-                outcomes.append({"kind": kind, "value": type(value).__name__ if kind == "raises" else value})
-            entries.append({"label": m.label, "hint": m.hint, "outcomes": outcomes})
-        fixture[g.name] = {"seeds": list(VISIBLE_SEEDS), "expected": expected, "mistakes": entries}
+        fixture[g.name] = check_data(row.reference(g.name), inputs, VISIBLE_SEEDS,
+                                     [m for m in mistakes if m.function == g.name])
     return fixture
 
 

@@ -51,48 +51,48 @@ class Assignment:
 ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
     Assignment(
         key="variational", folder="01_variational_inference", title="Variational inference and the ELBO",
-        solutions="solutions.vi", mistakes="solutions.vi_mistakes",
-        cases="coursekit.cases.vi", widgets=("widgets.vi",),
+        solutions="solutions.variational", mistakes="solutions.variational_mistakes",
+        cases="coursekit.assignments.variational.cases", widgets=("widgets.vi",),
         fixture=FIXTURES / "01_variational_inference.pt"),
     Assignment(
         key="ddpm", folder="02_ddpm", title="Denoising diffusion: DDPM and DDIM",
         solutions="solutions.ddpm", mistakes="solutions.ddpm_mistakes",
-        cases="coursekit.cases.ddpm", widgets=("widgets.schedule", "widgets.forward", "widgets.reverse"),
+        cases="coursekit.assignments.ddpm.cases", widgets=("widgets.schedule", "widgets.forward", "widgets.reverse"),
         fixture=FIXTURES / "02_ddpm.pt"),
     Assignment(
         key="diffusion_policy", folder="03_diffusion_policy", title="Diffusion Policy: generating robot actions",
         solutions="solutions.diffusion_policy", mistakes="solutions.diffusion_policy_mistakes",
-        cases="coursekit.cases.diffusion_policy", widgets=("widgets.diffusion_policy",),
+        cases="coursekit.assignments.diffusion_policy.cases", widgets=("widgets.diffusion_policy",),
         fixture=FIXTURES / "03_diffusion_policy.pt"),
     Assignment(
         key="diffusion_transformer", folder="04_diffusion_transformer", title="The Diffusion Transformer (DiT)",
-        solutions="solutions.dit", mistakes="solutions.dit_mistakes",
-        cases="coursekit.cases.dit", widgets=("widgets.dit",),
+        solutions="solutions.diffusion_transformer", mistakes="solutions.diffusion_transformer_mistakes",
+        cases="coursekit.assignments.diffusion_transformer.cases", widgets=("widgets.dit",),
         fixture=FIXTURES / "04_diffusion_transformer.pt"),
     Assignment(
         key="robotic_dits", folder="05_robotic_dits", title="Robotic Diffusion Transformers",
         solutions="solutions.robotic_dits", mistakes="solutions.robotic_dits_mistakes",
-        cases="coursekit.cases.robotic_dits", widgets=("widgets.dit",),
+        cases="coursekit.assignments.robotic_dits.cases", widgets=("widgets.dit",),
         fixture=FIXTURES / "05_robotic_dits.pt"),
     Assignment(
         key="flows", folder="06_normalizing_flows", title="Continuous normalizing flows",
-        solutions="solutions.cnf", mistakes="solutions.cnf_mistakes",
-        cases="coursekit.cases.cnf", widgets=("widgets.flows",),
+        solutions="solutions.flows", mistakes="solutions.flows_mistakes",
+        cases="coursekit.assignments.flows.cases", widgets=("widgets.flows",),
         fixture=FIXTURES / "06_normalizing_flows.pt"),
     Assignment(
         key="flow_matching", folder="07_flow_matching", title="Flow matching and conditional flow matching",
         solutions="solutions.flow_matching", mistakes="solutions.flow_matching_mistakes",
-        cases="coursekit.cases.flow_matching", widgets=("widgets.flow_fields",),
+        cases="coursekit.assignments.flow_matching.cases", widgets=("widgets.flow_fields",),
         fixture=FIXTURES / "07_flow_matching.pt"),
     Assignment(
         key="ot_paths", folder="08_diffusion_and_ot_paths", title="Diffusion paths and optimal-transport paths",
-        solutions="solutions.paths", mistakes="solutions.paths_mistakes",
-        cases="coursekit.cases.paths", widgets=("widgets.paths",),
+        solutions="solutions.ot_paths", mistakes="solutions.ot_paths_mistakes",
+        cases="coursekit.assignments.ot_paths.cases", widgets=("widgets.paths",),
         fixture=FIXTURES / "08_diffusion_and_ot_paths.pt"),
     Assignment(
         key="pi0", folder="09_pi0", title="pi0: a flow-matching action expert",
         solutions="solutions.pi0", mistakes="solutions.pi0_mistakes",
-        cases="coursekit.cases.pi0", widgets=("widgets.pi0",),
+        cases="coursekit.assignments.pi0.cases", widgets=("widgets.pi0",),
         fixture=FIXTURES / "09_pi0.pt"),
 )}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coursekit.point_robot import check_episode_ends, check_horizons, checked_policy
+from coursekit.assignments.diffusion_policy.point_robot import check_episode_ends, check_horizons, checked_policy
 from coursekit.validate import check_tensor
 
 

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from coursekit.pi0_data import check_openpi_times, check_token_count
+from coursekit.assignments.pi0.data import check_openpi_times, check_token_count
 from coursekit.validate import ShapeError, check_flow_times, check_number, check_same_shape, check_tensor, checked_velocity
 
 

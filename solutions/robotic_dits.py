@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
 from coursekit.validate import ShapeError, check_tensor
 
 

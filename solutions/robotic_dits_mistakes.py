@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.transformer import Mlp, SelfAttention, check_heads
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
 from solutions.mistakes import registry
 from solutions.robotic_dits import rms_norm
 

@@ -1,6 +1,6 @@
 """Cross-checks of the 03_diffusion_policy pieces against independent references.
 
-- the sinusoidal embedding (coursekit.diffusion) against diffusers' get_timestep_embedding, and against
+- the sinusoidal embedding (coursekit.kit.diffusion) against diffusers' get_timestep_embedding, and against
   Diffusion Policy's SinusoidalPosEmb formula written out; its order [sin, cos] is pinned;
 - the training windows against a transcription of Diffusion Policy's create_indices / sample_sequence
   (buffer ranges plus padding offsets, a different algorithm from index clamping) and a hand-made example;
@@ -8,7 +8,7 @@
 - Conv1dBlock against diffusers' Conv1dBlock, and the conditional residual block against diffusers'
   ResidualTemporalBlock1D (Janner et al.'s block: additive conditioning), which it must equal when the
   FiLM scale is held at 1;
-- the DDIM sampler (coursekit.diffusion) against diffusers' DDIMScheduler with clip_sample=True;
+- the DDIM sampler (coursekit.kit.diffusion) against diffusers' DDIMScheduler with clip_sample=True;
 - the point-robot environment against hand-computed moves, and receding-horizon execution against an
   explicit trace of which chunk entries are executed.
 """
@@ -24,8 +24,8 @@ from diffusers.models.embeddings import get_timestep_embedding
 from diffusers.models.resnet import Conv1dBlock as DiffusersConv1dBlock
 from diffusers.models.resnet import ResidualTemporalBlock1D
 
-from coursekit import point_robot as env
-from coursekit.diffusion import cosine_alpha_bar, ddim_sample, ddim_timesteps, sinusoidal_embedding
+from coursekit.assignments.diffusion_policy import point_robot as env
+from coursekit.kit.diffusion import cosine_alpha_bar, ddim_sample, ddim_timesteps, sinusoidal_embedding
 from solutions.diffusion_policy import (Conv1dBlock, ConditionalResidualBlock1D, film, make_windows,
                                         receding_horizon)
 

@@ -1,5 +1,5 @@
-"""Cross-checks of the flow-matching references (solutions/flow_matching.py, solutions/paths.py)
-and the shared ODE sampler (coursekit/ode.py) against independent libraries.
+"""Cross-checks of the flow-matching references (solutions/flow_matching.py, solutions/ot_paths.py)
+and the shared ODE sampler (coursekit/kit/ode.py) against independent libraries.
 
 Conventions, and where the libraries agree with ours (all use t = 0 noise, t = 1 data):
 
@@ -15,7 +15,7 @@ Conventions, and where the libraries agree with ours (all use t = 0 noise, t = 1
   with the same derivatives. They differ at t = 1, where sigma_t = 0: flow_matching returns a
   non-finite sigma_t', ours refuses t = 1 with a ValueError. flow_matching has no VE path; ours is
   checked against autograd derivatives of the path instead.
-* Sampling: coursekit.ode.integrate (Euler, midpoint) against flow_matching's ``ODESolver`` and
+* Sampling: coursekit.kit.ode.integrate (Euler, midpoint) against flow_matching's ``ODESolver`` and
   torchdiffeq ``odeint`` with the same fixed step, on the same field (they call it as f(t, x) with a
   scalar t; we pass one t per sample).
 """
@@ -29,13 +29,13 @@ from flow_matching.solver import ODESolver
 from torchcfm.conditional_flow_matching import ConditionalFlowMatcher, TargetConditionalFlowMatcher
 from torchdiffeq import odeint
 
-from coursekit.checking import diagnose
-from coursekit.data import eight_gaussians
-from coursekit.models import ContinuousTimeMLP
-from coursekit.ode import integrate, time_grid
+from coursekit.checks.visible import diagnose
+from coursekit.kit.data import eight_gaussians
+from coursekit.kit.models import ContinuousTimeMLP
+from coursekit.kit.ode import integrate, time_grid
 from coursekit.validate import ShapeError
 from solutions import flow_matching as FM
-from solutions import paths as P
+from solutions import ot_paths as P
 
 ATOL = 1e-5
 
@@ -297,8 +297,8 @@ def test_undefined_ends_of_the_paths_are_refused():
     ("08_diffusion_and_ot_paths", "ve_conditional_field", "wrong sign or direction"),
 ])
 def test_flow_matching_mistakes_are_named(assignment, function, label):
-    from solutions import flow_matching_mistakes, paths_mistakes
-    registry = flow_matching_mistakes.mistake.all + paths_mistakes.mistake.all
+    from solutions import flow_matching_mistakes, ot_paths_mistakes
+    registry = flow_matching_mistakes.mistake.all + ot_paths_mistakes.mistake.all
     (m,) = [m for m in registry if m.function == function and m.label == label]
     message = diagnose(assignment, function, m.fn)
     assert message and label in message

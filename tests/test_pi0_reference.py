@@ -26,9 +26,9 @@ from flow_matching.solver import ODESolver
 from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
 from torchdiffeq import odeint
 
-from coursekit.pi0_data import HORIZON, make_episodes, observe
-from coursekit.pi0_model import ToyPi0, precompute_prefix, sample_recomputing, sample_with_cache
-from coursekit.toys import ToyVelocityModel
+from coursekit.assignments.pi0.data import HORIZON, make_episodes, observe
+from coursekit.assignments.pi0.model import ToyPi0, precompute_prefix, sample_recomputing, sample_with_cache
+from coursekit.kit.toys import ToyVelocityModel
 from coursekit.validate import ShapeError
 from solutions import pi0 as R
 

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from coursekit.vector_fields import SpiralField, gaussian_log_prob, pushed_gaussian
-from solutions.cnf import euler_integrate, rk4_integrate
+from coursekit.assignments.flows.vector_fields import SpiralField, gaussian_log_prob, pushed_gaussian
+from solutions.flows import euler_integrate, rk4_integrate
 from widgets._plumbing import to_numpy
 from widgets.flows import ERROR_FLOOR, flow_explorer, mean_error, step_grid
 

@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from coursekit.diffusion import cosine_alpha_bar
-from coursekit.point_robot import Normalizer, OBSTACLE, expert_demos
-from coursekit.policies import ActionConvNet, DiffusionPolicy, RegressionPolicy
+from coursekit.kit.diffusion import cosine_alpha_bar
+from coursekit.assignments.diffusion_policy.point_robot import Normalizer, OBSTACLE, expert_demos
+from coursekit.assignments.diffusion_policy.policies import ActionConvNet, DiffusionPolicy, RegressionPolicy
 from solutions.diffusion_policy import ConditionalResidualBlock1D, make_windows
 from widgets._plumbing import to_numpy
 from widgets.diffusion_policy import chunk_explorer, horizon_explorer, rollout_figure, state_history

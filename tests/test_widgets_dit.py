@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.runtime import NOTICE, _skip_experiment
-from coursekit.trajectories import CLASS_NAMES, class_prototypes, guidance_sweep
-from coursekit.unified import ROBOTS, SLOT_NAMES, demonstrations, slot_indices
+from coursekit.checks.runtime import NOTICE, _skip_experiment
+from coursekit.kit.trajectories import CLASS_NAMES, class_prototypes, guidance_sweep
+from coursekit.assignments.robotic_dits.unified import ROBOTS, SLOT_NAMES, demonstrations, slot_indices
 from solutions.robotic_dits import rms_norm, to_unified
 from widgets._plumbing import to_numpy
 from widgets.dit import guidance_explorer, norm_comparison, polylines, unified_slot_map

@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from coursekit.data import eight_gaussians
-from coursekit.ode import integrate
+from coursekit.kit.data import eight_gaussians
+from coursekit.kit.ode import integrate
 from solutions.flow_matching import marginal_vector_field, ot_conditional_field, per_sample
-from solutions.paths import ve_path_sample, vp_path_sample
+from solutions.ot_paths import ve_path_sample, vp_path_sample
 from widgets._plumbing import to_numpy
 from widgets.flow_fields import arrow_segments, flow_field_explorer
 from widgets.paths import path_comparison_explorer

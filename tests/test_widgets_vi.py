@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from solutions.vi import elbo_mc, log_evidence, true_posterior
+from solutions.variational import elbo_mc, log_evidence, true_posterior
 from widgets import elbo_explorer
 
 A, B, S = 1.5, 0.5, 0.8

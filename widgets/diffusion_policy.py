@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from coursekit.point_robot import EXPERT_SPEED, GOAL, GOAL_RADIUS, OBSTACLE, OBSTACLE_RADIUS, START, WORKSPACE
+from coursekit.assignments.diffusion_policy.point_robot import EXPERT_SPEED, GOAL, GOAL_RADIUS, OBSTACLE, OBSTACLE_RADIUS, START, WORKSPACE
 from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider, polylines,
                         require_callable, to_numpy)
 

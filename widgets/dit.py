@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
-from coursekit.trajectories import class_accuracy, spread
+from coursekit.kit.trajectories import class_accuracy, spread
 from ._plumbing import (Panel, check_argument, check_returned, dropdown, float_slider, fn_label, int_slider, polylines,
                         require_callable, to_numpy)
 

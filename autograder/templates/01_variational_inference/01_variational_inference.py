@@ -34,8 +34,8 @@ import math
 
 import torch
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_same_shape, check_tensor
 
 check = checker("01_variational_inference")

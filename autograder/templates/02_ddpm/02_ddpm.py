@@ -37,8 +37,8 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_same_shape, check_tensor, check_timesteps
 
 check = checker("02_ddpm")
@@ -97,7 +97,7 @@ schedule_explorer(
 # %% graded="q_sample" points=2
 
 # %%
-from coursekit.data import eight_gaussians
+from coursekit.kit.data import eight_gaussians
 from widgets import forward_noising_explorer
 
 T = 100
@@ -169,9 +169,9 @@ forward_noising_explorer(q_sample, alpha_bar, data[:1000], seed=0)
 
 # %%
 # experiment: train the eps-model with your loss
-from coursekit.metrics import energy_distance
-from coursekit.models import TimeConditionedMLP
-from coursekit.train import train
+from coursekit.kit.metrics import energy_distance
+from coursekit.kit.models import TimeConditionedMLP
+from coursekit.kit.train import train
 
 torch.manual_seed(0)
 model = TimeConditionedMLP(num_steps=T)

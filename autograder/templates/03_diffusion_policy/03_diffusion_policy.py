@@ -42,9 +42,9 @@
 import torch
 from torch import nn
 
-from coursekit.checking import checker
-from coursekit.point_robot import check_episode_ends, check_horizons, checked_policy
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.assignments.diffusion_policy.point_robot import check_episode_ends, check_horizons, checked_policy
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_tensor
 
 check = checker("03_diffusion_policy")
@@ -67,7 +67,7 @@ torch.manual_seed(0);
 
 # %%
 # experiment: data
-from coursekit.point_robot import expert_demos, step
+from coursekit.assignments.diffusion_policy.point_robot import expert_demos, step
 from widgets.diffusion_policy import rollout_figure
 
 demos = expert_demos(100, torch.Generator().manual_seed(0))
@@ -167,7 +167,7 @@ horizon_explorer(make_windows, *demos.episode(0), To=2, Tp=16, Ta=8, t=0)
 # %% graded="ConditionalResidualBlock1D" points=3
 
 # %% [markdown]
-# The network used below (`coursekit.policies.ActionConvNet`) stacks three of **your** blocks with 32
+# The network used below (`coursekit.assignments.diffusion_policy.policies.ActionConvNet`) stacks three of **your** blocks with 32
 # channels, and ends with a 1x1 convolution back to the 2 action dimensions. Its condition is
 # `[MLP(sinusoidal(t)), observations flattened]`; the sinusoidal embedding is Diffusion Policy's, in
 # the order `[sin, cos]` (DiT uses `[cos, sin]`). We drop the U-Net's down- and up-sampling: with
@@ -176,7 +176,7 @@ horizon_explorer(make_windows, *demos.episode(0), To=2, Tp=16, Ta=8, t=0)
 
 # %%
 # experiment: network size
-from coursekit.policies import ActionConvNet, count_parameters
+from coursekit.assignments.diffusion_policy.policies import ActionConvNet, count_parameters
 
 net = ActionConvNet(ConditionalResidualBlock1D, action_dim=2, obs_dim=2, To=2, horizon=16, channels=32)
 x = torch.randn(5, 16, 2)
@@ -216,10 +216,10 @@ print("parameters:", count_parameters(net), " output shape:",
 # experiment: training
 import time
 
-from coursekit.diffusion import cosine_alpha_bar
-from coursekit.point_robot import Normalizer, start_positions, summary
-from coursekit.policies import DiffusionPolicy, RegressionPolicy, diffusion_loss, regression_loss
-from coursekit.train import train
+from coursekit.kit.diffusion import cosine_alpha_bar
+from coursekit.assignments.diffusion_policy.point_robot import Normalizer, start_positions, summary
+from coursekit.assignments.diffusion_policy.policies import DiffusionPolicy, RegressionPolicy, diffusion_loss, regression_loss
+from coursekit.kit.train import train
 
 To, Tp, Ta, T, STEPS, BATCH, LR = 2, 16, 8, 100, 400, 64, 3e-3
 normalizer = Normalizer.fit(demos.obs, demos.actions)

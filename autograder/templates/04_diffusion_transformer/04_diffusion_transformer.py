@@ -36,9 +36,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
-from coursekit.transformer import Mlp, SelfAttention, check_heads
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
 from coursekit.validate import ShapeError, check_tensor
 
 check = checker("04_diffusion_transformer")
@@ -146,7 +146,7 @@ print("a fresh block is the identity:", torch.equal(block(x, c), x))
 # experiment: data
 import plotly.graph_objects as go
 
-from coursekit.trajectories import (CLASS_NAMES, HORIZON, NUM_CLASSES, class_accuracy, class_prototypes,
+from coursekit.kit.trajectories import (CLASS_NAMES, HORIZON, NUM_CLASSES, class_accuracy, class_prototypes,
                                     class_trajectories, data_statistics, guidance_sweep, spread)
 from widgets.dit import polylines
 
@@ -181,8 +181,8 @@ fig.show()
 import functools
 import time
 
-from coursekit.train import train
-from coursekit.transformer import count_parameters
+from coursekit.kit.train import train
+from coursekit.kit.transformer import count_parameters
 
 T, STEPS, BATCH, LR, P_UNCOND = 50, 300, 64, 3e-3, 0.1
 alpha_bar = cosine_alpha_bar(T)
@@ -254,13 +254,13 @@ guidance_explorer(sample_fn, prototypes, W_GRID, CLASS_NAMES)
 # - **cross-attention**: every block attends from the action tokens to the two condition tokens;
 # - **adaLN-Zero**: your model above.
 #
-# The two others come from `coursekit.transformer` (plain pre-norm blocks, using your timestep embedding).
+# The two others come from `coursekit.kit.transformer` (plain pre-norm blocks, using your timestep embedding).
 # Same data, seed, batches, steps and learning rate; we report the denoising loss on a fixed held-out batch
 # and the class accuracy at `w = 1`. One seed and 300 steps is a small experiment: read it as a hint.
 
 # %%
 # experiment: conditioning comparison
-from coursekit.transformer import CrossAttentionDiT, InContextDiT
+from coursekit.kit.transformer import CrossAttentionDiT, InContextDiT
 
 g = torch.Generator().manual_seed(3)
 x_val, y_val = class_trajectories(1024, g)

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
-from coursekit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
 from coursekit.validate import ShapeError, check_tensor
 
 check = checker("05_robotic_dits")
@@ -163,7 +163,7 @@ print("untrained decoder is the identity:", torch.equal(x, actions))
 # %% graded="from_unified" points=1
 
 # %%
-from coursekit.unified import (HOME, INSTRUCTION_LENGTH, ROBOTS, SLOT_NAMES, UNIFIED_SIZE, VOCABULARY,
+from coursekit.assignments.robotic_dits.unified import (HOME, INSTRUCTION_LENGTH, ROBOTS, SLOT_NAMES, UNIFIED_SIZE, VOCABULARY,
                                demonstrations, forward_kinematics, instruction, reach_error, sample_goals,
                                slot_indices)
 
@@ -215,9 +215,9 @@ print("loss unchanged by the padding:", torch.equal(masked_mse(pred, target, mas
 
 # %% provided="TinyRDT"
 
-# %% provided="solutions.dit.cosine_alpha_bar"
+# %% provided="solutions.diffusion_transformer.cosine_alpha_bar"
 
-# %% provided="solutions.dit.ddim_sample"
+# %% provided="solutions.diffusion_transformer.ddim_sample"
 
 # %% [markdown]
 # Training: the epsilon loss of 02 on unified chunks (joint angles divided by 2, to be of order 1), with
@@ -225,8 +225,8 @@ print("loss unchanged by the padding:", torch.equal(masked_mse(pred, target, mas
 
 # %%
 # experiment: one policy, two robots
-from coursekit.train import train
-from coursekit.transformer import count_parameters
+from coursekit.kit.train import train
+from coursekit.kit.transformer import count_parameters
 
 T, SCALE, STEPS = 50, 2.0, 600
 alpha_bar = cosine_alpha_bar(T)

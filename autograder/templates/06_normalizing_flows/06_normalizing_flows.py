@@ -40,9 +40,9 @@ import math
 
 import torch
 
-from coursekit.checking import checker
+from coursekit.checks.visible import checker
 from coursekit.validate import ShapeError
-from coursekit.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
 
 check = checker("06_normalizing_flows")
 torch.manual_seed(0);
@@ -94,7 +94,7 @@ torch.manual_seed(0);
 # hidden by `float32` rounding.
 
 # %%
-from coursekit.vector_fields import SpiralField, gaussian_log_prob, pushed_gaussian
+from coursekit.assignments.flows.vector_fields import SpiralField, gaussian_log_prob, pushed_gaussian
 from widgets.flows import flow_explorer
 
 spiral = SpiralField(a0=1.0, a1=-2.4, omega=2.5)
@@ -245,7 +245,7 @@ assert density_error["euler", 64] < density_error["euler", 16], "more Euler step
 # %% provided="flow_map_log_det"
 
 # %%
-from coursekit.vector_fields import bend_field
+from coursekit.assignments.flows.vector_fields import bend_field
 
 x0 = sample_p0(2000, seed=3)
 log_p0 = gaussian_log_prob(x0, mean0, cov0)

@@ -42,8 +42,8 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_flow_times, check_same_shape, check_sigma_min, check_tensor, checked_velocity
 
 check = checker("07_flow_matching")
@@ -147,7 +147,7 @@ print(f"largest difference between the two routes: {float((general - closed).abs
 
 # %%
 # experiment: conditional and marginal fields
-from coursekit.data import eight_gaussians
+from coursekit.kit.data import eight_gaussians
 from widgets.flow_fields import flow_field_explorer
 
 SIGMA_MIN = 0.05
@@ -188,7 +188,7 @@ flow_field_explorer(lambda x, x1, t: ot_conditional_field(x, x1, t, SIGMA_MIN),
 
 # %%
 # experiment: FM and CFM gradients
-from coursekit.models import ContinuousTimeMLP
+from coursekit.kit.models import ContinuousTimeMLP
 
 torch.manual_seed(1)
 probe = ContinuousTimeMLP(hidden=32, depth=2)
@@ -219,15 +219,15 @@ for batch in (16, 128, 1024, 8192):
 #
 # A small MLP `v(x, t)` (continuous time, Fourier features of `t`) learns the eight-Gaussians data
 # with **your** `cfm_loss`. Sampling solves `dx/dt = v(x, t)` from `x ~ N(0, I)` at `t = 0` to
-# `t = 1`; here with `coursekit.ode.integrate` (fixed-step Euler, `x <- x + h v(x, t)`). Sample
+# `t = 1`; here with `coursekit.kit.ode.integrate` (fixed-step Euler, `x <- x + h v(x, t)`). Sample
 # quality is the energy distance to held-out data (0 for identical distributions); the untrained
 # network is the baseline to beat.
 
 # %%
 # experiment: training
-from coursekit.metrics import energy_distance
-from coursekit.ode import integrate
-from coursekit.train import train
+from coursekit.kit.metrics import energy_distance
+from coursekit.kit.ode import integrate
+from coursekit.kit.train import train
 
 data = eight_gaussians(4000, torch.Generator().manual_seed(0))
 held_out = eight_gaussians(1000, torch.Generator().manual_seed(1))

@@ -44,8 +44,8 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-from coursekit.checking import checker
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_flow_times, check_same_shape, check_tensor, check_ve_sigmas, check_vp_betas
 
 check = checker("08_diffusion_and_ot_paths")
@@ -124,7 +124,7 @@ VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 5.0
 # `N(0, I)`:
 
 # %%
-from coursekit.data import eight_gaussians
+from coursekit.kit.data import eight_gaussians
 
 g = torch.Generator().manual_seed(0)
 x1_demo = eight_gaussians(2000, g)
@@ -212,10 +212,10 @@ print(f"largest difference from vp_conditional_field: "
 
 # %%
 # experiment: training
-from coursekit.metrics import energy_distance
-from coursekit.models import ContinuousTimeMLP
-from coursekit.ode import integrate, time_grid
-from coursekit.train import train
+from coursekit.kit.metrics import energy_distance
+from coursekit.kit.models import ContinuousTimeMLP
+from coursekit.kit.ode import integrate, time_grid
+from coursekit.kit.train import train
 
 data = eight_gaussians(4000, torch.Generator().manual_seed(0))
 held_out = eight_gaussians(1000, torch.Generator().manual_seed(1))

@@ -49,9 +49,9 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-from coursekit.checking import checker
-from coursekit.pi0_data import check_openpi_times, check_token_count
-from coursekit.runtime import skip_experiments_when_autograding
+from coursekit.checks.visible import checker
+from coursekit.assignments.pi0.data import check_openpi_times, check_token_count
+from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import ShapeError, check_flow_times, check_number, check_same_shape, check_tensor, checked_velocity
 
 check = checker("09_pi0")
@@ -254,7 +254,7 @@ assert torch.allclose(in_tau, target, atol=1e-5) and torch.allclose(in_openpi, i
 # `H = 50` positions, relative to the robot (openpi also trains on such *delta* actions); each draws
 # its own heading, curvature and length, so every task is a distribution of chunks.
 #
-# **Model** (`coursekit/pi0_model.py`). The prefix is 16 patches of a 16 × 16 camera image plus 4
+# **Model** (`coursekit/assignments/pi0/model.py`). The prefix is 16 patches of a 16 × 16 camera image plus 4
 # instruction words, run through a frozen "VLM" (width 128, random weights standing in for a
 # pretrained one). The action expert (width 32, about 15 times smaller) embeds the state as one
 # token and each noisy action, mixed with an embedding of `tau`, as one token; in each of its 2
@@ -270,9 +270,9 @@ assert torch.allclose(in_tau, target, atol=1e-5) and torch.allclose(in_openpi, i
 # experiment: training
 import copy
 
-from coursekit.pi0_data import HORIZON, TASKS, make_episodes, mean_chunk_error, observe, start_error, task_accuracy
-from coursekit.pi0_model import ToyPi0, precompute_prefix, sample_recomputing, sample_with_cache
-from coursekit.train import train
+from coursekit.assignments.pi0.data import HORIZON, TASKS, make_episodes, mean_chunk_error, observe, start_error, task_accuracy
+from coursekit.assignments.pi0.model import ToyPi0, precompute_prefix, sample_recomputing, sample_with_cache
+from coursekit.kit.train import train
 
 actions, state, task = make_episodes(4096, torch.Generator().manual_seed(0))
 model = ToyPi0(seed=0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.checking import Harnessed, Seeded
-from coursekit.toys import ToyVelocityModel
+from coursekit.checks.cases import Harnessed, Seeded
+from coursekit.kit.toys import ToyVelocityModel
 
 _TIME_PARAMS = {0: (0.999, 1.5, 1.0), 1: (0.8, 2.0, 3.0)}   # (s, alpha, beta): pi0's own, then another
 

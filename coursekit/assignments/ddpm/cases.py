@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.checking import Seeded
-from coursekit.toys import ToyEpsModel
+from coursekit.checks.cases import Seeded
+from coursekit.kit.toys import ToyEpsModel
 
 
 def _gen(seed: int) -> torch.Generator:

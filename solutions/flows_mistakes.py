@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from coursekit.validate import ShapeError
-from coursekit.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
-from solutions.cnf import divergence, euler_integrate, rk4_integrate
+from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from solutions.flows import divergence, euler_integrate, rk4_integrate
 from solutions.mistakes import registry
 
 mistake = registry()

@@ -1,4 +1,4 @@
-"""Cross-checks of the Diffusion Transformer references (solutions/dit.py, solutions/robotic_dits.py)
+"""Cross-checks of the Diffusion Transformer references (solutions/diffusion_transformer.py, solutions/robotic_dits.py)
 against independent implementations.
 
 Independent references used:
@@ -8,7 +8,7 @@ Independent references used:
   the order shift/scale/gate msa, shift/scale/gate mlp, affine-free LayerNorm, ``norm(x) (1 + scale) + shift``)
   for ``modulate`` and the chunk order of ``DiTBlock``;
 * ``torch.nn.functional.scaled_dot_product_attention`` (with a boolean mask) for QK-norm attention, where
-  the maths coincides (attention on RMS-normalised q and k), and for ``coursekit.transformer`` attention;
+  the maths coincides (attention on RMS-normalised q and k), and for ``coursekit.kit.transformer`` attention;
 * ``torch.nn.RMSNorm`` for ``rms_norm`` (and ``torch.nn.functional.layer_norm`` to show the difference);
 * boolean indexing for the masked loss, and exact round trips for the unified action space.
 """
@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from diffusers.models.embeddings import get_timestep_embedding
 from diffusers.models.normalization import AdaLayerNormZero
 
-from coursekit.transformer import CrossAttention, SelfAttention
-from coursekit.unified import ROBOTS, SLOT_NAMES, UNIFIED_SIZE, demonstrations, forward_kinematics, slot_indices
+from coursekit.kit.transformer import CrossAttention, SelfAttention
+from coursekit.assignments.robotic_dits.unified import ROBOTS, SLOT_NAMES, UNIFIED_SIZE, demonstrations, forward_kinematics, slot_indices
 from coursekit.validate import ShapeError
-from solutions import dit as D
+from solutions import diffusion_transformer as D
 from solutions import robotic_dits as R
 
 ATOL = 1e-5

@@ -7,7 +7,7 @@ import torch
 
 from solutions.flow_matching import per_sample
 from solutions.mistakes import registry
-from solutions.paths import vp_alpha, vp_schedule
+from solutions.ot_paths import vp_alpha, vp_schedule
 
 mistake = registry()
 

@@ -1,7 +1,7 @@
 """Multi-task 2-D action chunks and observations for the pi0 assignment (not graded).
 
 A point robot stands at a start position (its *state*) and is told, in a four-word instruction,
-which of four motions to draw: the trajectories of ``coursekit.trajectories`` (left turn, right
+which of four motions to draw: the trajectories of ``coursekit.kit.trajectories`` (left turn, right
 turn, straight, S-curve). An action chunk is the next H = 50 positions *relative to the robot's
 position*, ``(B, H, 2)`` (delta actions, as openpi's ``DeltaActions`` transform makes them; add the
 state back to execute them). Each sample also draws its own heading, curvature and length, so a
@@ -21,14 +21,14 @@ from typing import NamedTuple
 
 import torch
 
-from coursekit.trajectories import CLASS_NAMES, class_prototypes, class_trajectories, nearest_class
+from coursekit.kit.trajectories import CLASS_NAMES, class_prototypes, class_trajectories, nearest_class
 from coursekit.validate import ShapeError, check_tensor
 
 TASKS = CLASS_NAMES                  # ("left turn", "right turn", "straight", "S-curve")
 NUM_TASKS = len(TASKS)
 HORIZON = 50                         # pi0's action chunk length H
 ACTION_DIM = STATE_DIM = 2
-ORIGIN = torch.tensor([0.0, -1.0])   # where coursekit.trajectories starts every trajectory
+ORIGIN = torch.tensor([0.0, -1.0])   # where coursekit.kit.trajectories starts every trajectory
 START_RANGE = 0.5                    # start positions are uniform in [-0.5, 0.5]^2
 IMAGE_SIZE, IMAGE_EXTENT = 16, 2.0   # a 16 x 16 picture of the square [-2, 2]^2
 
@@ -95,7 +95,7 @@ def make_episodes(n: int, generator: torch.Generator, horizon: int = HORIZON,
                   task: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """n demonstrations: action chunks (n, horizon, 2), start states (n, 2), tasks (n,) int64.
 
-    Tasks are uniform unless given. Each chunk is a ``coursekit.trajectories`` trajectory of its
+    Tasks are uniform unless given. Each chunk is a ``coursekit.kit.trajectories`` trajectory of its
     task, relative to the robot's position (it starts near (0, 0)); the robot stands anywhere in
     [-0.5, 0.5]^2, and ``chunk + state[:, None]`` are the positions it visits.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.vector_fields import SpiralField, ToyField, gaussian_log_prob, standard_normal_log_prob
+from coursekit.assignments.flows.vector_fields import SpiralField, ToyField, gaussian_log_prob, standard_normal_log_prob
 
 SPIRAL_MEAN0 = torch.tensor([0.8, -0.2])
 SPIRAL_COV0 = torch.tensor([[0.3, 0.1], [0.1, 0.2]])

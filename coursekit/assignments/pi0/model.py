@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.pi0_data import (ACTION_DIM, HORIZON, IMAGE_SIZE, INSTRUCTION_LENGTH, STATE_DIM, VOCAB,
+from coursekit.assignments.pi0.data import (ACTION_DIM, HORIZON, IMAGE_SIZE, INSTRUCTION_LENGTH, STATE_DIM, VOCAB,
                                 Observation, observe)
 from coursekit.validate import check_flow_times, check_tensor
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.cases.dit import IDENTITY, NOT_IDENTITY, block_layout
-from coursekit.checking import Harnessed
-from coursekit.harness import build, linear, load_seeded
+from coursekit.assignments.diffusion_transformer.cases import IDENTITY, NOT_IDENTITY, block_layout
+from coursekit.checks.cases import Harnessed
+from coursekit.checks.harness import build, linear, load_seeded
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coursekit.checking import Harnessed
-from coursekit.harness import build, linear, load_seeded
+from coursekit.checks.cases import Harnessed
+from coursekit.checks.harness import build, linear, load_seeded
 
 
 def _gen(seed: int) -> torch.Generator:

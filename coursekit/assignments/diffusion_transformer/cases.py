@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.checking import Harnessed, Seeded
-from coursekit.harness import build, linear, load_seeded
+from coursekit.checks.cases import Harnessed, Seeded
+from coursekit.checks.harness import build, linear, load_seeded
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.models import ContinuousTimeMLP
-from coursekit.toys import ToyVelocityModel
+from coursekit.kit.models import ContinuousTimeMLP
+from coursekit.kit.toys import ToyVelocityModel
 
 SIGMA_MIN = (0.1, 0.0, 0.05, 0.2, 0.0)
 

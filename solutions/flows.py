@@ -19,7 +19,7 @@ import math
 import torch
 
 from coursekit.validate import ShapeError
-from coursekit.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
 
 
 def euler_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: float = 1.0,

@@ -6,7 +6,7 @@ import math
 import torch
 
 from solutions.mistakes import registry
-from solutions.vi import gaussian_log_prob
+from solutions.variational import gaussian_log_prob
 
 mistake = registry()
 

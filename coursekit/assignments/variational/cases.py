@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.checking import Seeded
+from coursekit.checks.cases import Seeded
 
 
 def _gen(seed: int) -> torch.Generator:

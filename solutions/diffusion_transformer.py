@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from coursekit.transformer import Mlp, SelfAttention, check_heads
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
 from coursekit.validate import ShapeError, check_tensor
 
 

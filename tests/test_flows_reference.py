@@ -1,4 +1,4 @@
-"""Cross-checks of the reference CNF code (solutions/cnf.py) against independent implementations.
+"""Cross-checks of the reference CNF code (solutions/flows.py) against independent implementations.
 
 * Euler against torchdiffeq.odeint(method="euler") and flow_matching's ODESolver on the same grid.
 * RK4: torchdiffeq's fixed-grid "rk4" method is the 3/8-rule variant (rk4_alt_step_func), not the
@@ -24,9 +24,9 @@ from torchdiffeq import odeint
 from torchdiffeq._impl.rk_common import rk4_step_func
 
 from coursekit.validate import ShapeError
-from coursekit.vector_fields import (LinearField, SpiralField, ToyField, bend_field, gaussian_log_prob,
+from coursekit.assignments.flows.vector_fields import (LinearField, SpiralField, ToyField, bend_field, gaussian_log_prob,
                                      pushed_gaussian, standard_normal_log_prob)
-from solutions import cnf as R
+from solutions import flows as R
 
 EXACT = dict(atol=1e-10, rtol=0)
 A_MATRIX = [[-0.3, 1.7], [-0.9, 0.4]]  # non-normal, trace 0.1
@@ -224,8 +224,8 @@ def test_log_density_matches_flow_map_determinant():
 
 def test_closed_form_visible_cases_are_near_the_exact_answer():
     """The second visible case of rk4_integrate and log_density uses the spiral (closed form)."""
-    from coursekit.cases import cnf as cases
-    from coursekit.checking import materialise
+    from coursekit.assignments.flows import cases
+    from coursekit.checks.cases import materialise
     c = materialise(cases.rk4_integrate(1))
     exact = c["v"].flow(c["x0"], c["t1"], c["t0"])
     assert float((R.rk4_integrate(**c) - exact).abs().max()) < 2e-3

@@ -10,8 +10,8 @@ import math
 import torch
 from torch import nn
 
-from coursekit.transformer import Mlp, SelfAttention, check_heads
-from solutions.dit import DiTBlock, FinalLayer, modulate, timestep_embedding
+from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
+from solutions.diffusion_transformer import DiTBlock, FinalLayer, modulate, timestep_embedding
 from solutions.mistakes import registry
 
 mistake = registry()

@@ -50,7 +50,7 @@ def slot_indices(names: list[str]) -> torch.Tensor:
     """The unified slot index of each named joint, (J,) int64."""
     unknown = [n for n in names if n not in SLOT_NAMES]
     if unknown:
-        raise KeyError(f"unknown unified slot name(s) {unknown}; see coursekit.unified.SLOT_NAMES")
+        raise KeyError(f"unknown unified slot name(s) {unknown}; see coursekit.assignments.robotic_dits.unified.SLOT_NAMES")
     return torch.tensor([SLOT_NAMES.index(n) for n in names], dtype=torch.int64)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coursekit.diffusion import ddim_sample, denoising_loss, sinusoidal_embedding
-from coursekit.point_robot import Normalizer
+from coursekit.kit.diffusion import ddim_sample, denoising_loss, sinusoidal_embedding
+from coursekit.assignments.diffusion_policy.point_robot import Normalizer
 from coursekit.validate import check_tensor
 
 CONDITIONING = ("film", "concat")

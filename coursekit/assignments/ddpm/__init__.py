@@ -1,0 +1,1 @@
+"""Material of 02_ddpm (see ``coursekit.registry``)."""

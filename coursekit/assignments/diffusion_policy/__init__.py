@@ -1,0 +1,1 @@
+"""Material of 03_diffusion_policy (see ``coursekit.registry``)."""

@@ -1,0 +1,1 @@
+"""Material of 04_diffusion_transformer (see ``coursekit.registry``)."""

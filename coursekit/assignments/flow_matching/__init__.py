@@ -1,0 +1,1 @@
+"""Material of 07_flow_matching (see ``coursekit.registry``)."""

@@ -1,0 +1,1 @@
+"""Material of 06_normalizing_flows (see ``coursekit.registry``)."""

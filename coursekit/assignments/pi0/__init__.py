@@ -1,0 +1,1 @@
+"""Material of 09_pi0 (see ``coursekit.registry``)."""

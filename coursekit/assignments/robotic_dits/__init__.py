@@ -1,0 +1,1 @@
+"""Material of 05_robotic_dits (see ``coursekit.registry``)."""

@@ -1,0 +1,1 @@
+"""Material of 01_variational_inference (see ``coursekit.registry``)."""
