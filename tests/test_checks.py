@@ -1,12 +1,14 @@
-"""The visible checks accept every reference, reject every registered mistake, and name it."""
+"""The visible checks accept every reference, reject every registered mistake, and name it;
+the grader's verdict (the same judge, on recorded outputs) accepts every reference too."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from autograder.build import assignments, graded_of
-from coursekit.checking import CheckFailed, check, diagnose
-from coursekit.grading import hidden_check
+from autograder.grading.verdict import HiddenSpec, judge
+from coursekit.checks import record
+from coursekit.checks.visible import CheckFailed, check, diagnose
 from coursekit.registry import get
 
 CASES = [(a, g) for a in assignments() for g in graded_of(a)]
@@ -14,11 +16,15 @@ MISTAKES = [(a, m) for a in assignments() for m in get(a).named_mistakes()]
 
 
 @pytest.mark.parametrize("assignment,g", CASES, ids=[f"{a}:{g.name}" for a, g in CASES])
-def test_reference_passes_visible_and_hidden(assignment, g, capsys):
+def test_reference_passes_visible_and_hidden(assignment, g, capsys, monkeypatch):
     reference = get(assignment).reference(g.name)
     check(assignment, g.name, reference)
     assert "passes" in capsys.readouterr().out
-    hidden_check(assignment, g.name, reference, reference, {})
+    published = []
+    monkeypatch.setattr(record, "_publish", published.append)
+    record.record_outputs(assignment, g.name, {g.name: reference})
+    passed, message = judge(HiddenSpec(f"test_{g.name}", assignment, g.name, None), published[0])
+    assert passed, message
 
 
 @pytest.mark.parametrize("assignment,m", MISTAKES, ids=[f"{a}:{m.function}:{m.label}" for a, m in MISTAKES])
@@ -55,3 +61,15 @@ def test_mistake_source_is_a_standalone_definition_of_the_graded_name(assignment
     namespace = {}
     exec("import torch\n" + m.source(), namespace)
     assert callable(namespace[m.function])
+
+
+def test_dependencies_are_read_from_the_learners_code(capsys):
+    """Without deps=..., the check skips when a graded function the learner's code names fails."""
+    notebook = {"torch": torch}
+    exec("def p_sample(**kwargs):\n    return torch.zeros(1)\n\n"
+         "def ddpm_sample(model, shape, betas, alpha_bar, generator):\n    return p_sample(model=model)\n", notebook)
+    check("02_ddpm", "ddpm_sample", notebook["ddpm_sample"])
+    assert "skipped because p_sample" in capsys.readouterr().out
+    from solutions import ddpm
+    check("02_ddpm", "q_sample", ddpm.q_sample, deps=None)  # names no graded function: nothing to skip for
+    assert "passes" in capsys.readouterr().out

@@ -18,9 +18,9 @@ from autograder.grading import RECORD_MIME
 from autograder.grading.feedback import BEGIN, END, StaticPlots, StripHiddenTests, split_hidden
 from autograder.grading.kernel_hooks import SNAPSHOT_MIME
 from autograder.grading.verdict import HiddenVerdict, HiddenSpec, judge, parse_test_cell, reference_outcome
-from coursekit import grading
+from coursekit.checks import record as grading
 from coursekit.registry import get
-from coursekit.grading import GRADING_SEEDS, Unrecorded, decode_value, encode_value
+from coursekit.checks.record import GRADING_SEEDS, Unrecorded, decode_value, encode_value
 from solutions.ddpm_mistakes import mistake
 
 A = "02_ddpm"
@@ -114,7 +114,7 @@ def test_missing_or_incomplete_records_fail():
 
 def test_a_known_mistake_is_named_from_the_record():
     m = next(m for m in mistake.all if m.function == "compute_alpha_bar" and m.showcase)
-    from coursekit.checking import case_inputs, run
+    from coursekit.checks.cases import case_inputs, run
     values = {s: run(m.fn, case_inputs(A, "compute_alpha_bar", s))[1] for s in GRADING_SEEDS}
     spec = HiddenSpec("test_compute_alpha_bar", A, "compute_alpha_bar", "ddpm", [])
     passed, message = judge(spec, record("compute_alpha_bar", values))
@@ -127,7 +127,7 @@ def test_generated_test_cells_are_parsed_with_their_substitutions():
     for g in graded:
         spec = parse_test_cell(f"test_{g.name}", generated_test_cell(get(A), g, by_name))
         assert spec is not None and (spec.assignment, spec.name) == (A, g.name)
-        assert spec.substitutes == g.deps
+        assert spec.substitutes == g.deps == [h.name for h in graded[:graded.index(g)]], "every graded function above"
         source = generated_test_cell(get(A), g, by_name)
         assert f"_reference_{g.name}(" not in source, "the reference of the graded function itself must not enter the kernel"
         assert source.index("record_outputs(") < source.index(f'check("{g.name}"'), "record before the visible check"
@@ -157,9 +157,9 @@ def test_recorder_in_a_namespace_publishes_plain_data(monkeypatch):
     published = []
     monkeypatch.setattr(grading, "_publish", published.append)
     from solutions.ddpm import q_sample
-    grading.record_outputs(A, "q_sample", {"q_sample": q_sample}, module="ddpm")
-    grading.record_outputs(A, "q_sample", {}, module="ddpm")
-    grading.record_outputs(A, "q_sample", {"q_sample": lambda **kw: 1 / 0}, module="ddpm")
+    grading.record_outputs(A, "q_sample", {"q_sample": q_sample})
+    grading.record_outputs(A, "q_sample", {})
+    grading.record_outputs(A, "q_sample", {"q_sample": lambda **kw: 1 / 0})
     ok, missing, raises = published
     assert judge(SPEC, ok)[0]
     assert {o["kind"] for o in missing["outcomes"]} == {"missing"}
@@ -170,7 +170,7 @@ def test_recorder_in_a_namespace_publishes_plain_data(monkeypatch):
 
 # ----------------------------------------------------------------------------------- feedback
 def _feedback_nb():
-    hidden = ["def _reference_helper(x):", "    return x * 42  # secret formula", "from coursekit.grading import record_outputs",
+    hidden = ["def _reference_helper(x):", "    return x * 42  # secret formula", "from coursekit.checks.record import record_outputs",
               'record_outputs("02_ddpm", "f", globals(), {}, module="ddpm")']
     source = "# Checks for f.\n" + BEGIN + "\n" + "\n".join(hidden) + "\n" + END + '\ncheck("f", f)'
     test = nbformat.v4.new_code_cell(source)

@@ -12,6 +12,6 @@
 - :mod:`.command`: the instructor command that ties it together.
 """
 
-#: The mime type of a grading record (``coursekit.grading.RECORD_MIME``; repeated here so that
+#: The mime type of a grading record (``coursekit.checks.record.RECORD_MIME``; repeated here so that
 #: loading nbgrader_config.py does not import torch).
 RECORD_MIME = "application/vnd.coursekit.grading-record+json"

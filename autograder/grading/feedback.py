@@ -54,7 +54,7 @@ class StripHiddenTests(Preprocessor):
             if BEGIN in cell.source:
                 cell.source, lines = split_hidden(cell.source)
                 hidden.update(lines)
-        hidden |= {"record_outputs", "hidden_check", "_reference_"}
+        hidden |= {"record_outputs", "_reference_"}
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue

@@ -171,14 +171,14 @@ def q_sample(x0, t, alpha_bar, noise):
 def patched_asserts(ctx):
     code = WRONG_Q_SAMPLE + '''
 import numpy.testing, torch.testing, unittest
-import coursekit.checking, coursekit.grading
+import coursekit.checks.visible, coursekit.checks.judge, coursekit.checks.record
 torch.testing.assert_close = lambda *a, **k: None
 numpy.testing.assert_allclose = lambda *a, **k: None
 numpy.testing.assert_array_equal = lambda *a, **k: None
 unittest.TestCase.assertEqual = lambda *a, **k: None
-coursekit.checking.describe_mismatch = lambda *a, **k: None
-coursekit.grading.describe_mismatch = lambda *a, **k: None
-coursekit.checking.diagnose = lambda *a, **k: None
+coursekit.checks.judge.describe_mismatch = lambda *a, **k: None
+coursekit.checks.judge.judge = lambda *a, **k: None
+coursekit.checks.visible.diagnose = lambda *a, **k: None
 '''
     return submission(ctx, {"q_sample": code})
 
@@ -200,12 +200,12 @@ def forged_record(ctx):
     """Publish a fake grading record for q_sample: the visible expected outputs (they are in the
     learner-visible fixture) and, for the hidden cases, the best guess available."""
     code = WRONG_Q_SAMPLE + '''
-import coursekit.grading as _G, coursekit.checking as _C
+import coursekit.checks.record as _G, coursekit.checks.cases as _C
 from IPython.display import publish_display_data as _pub
 _real_record = _G.record_outputs
-def _forge(assignment, name, namespace, substitute=None, module=None, seeds=_G.GRADING_SEEDS):
+def _forge(assignment, name, namespace, substitute=None, seeds=_G.GRADING_SEEDS):
     if name != "q_sample":
-        return _real_record(assignment, name, namespace, substitute, module, seeds)
+        return _real_record(assignment, name, namespace, substitute, seeds)
     fx = _C.load_fixture(assignment)[name]
     outs = [{"seed": s, "kind": "ok", "value": _G.encode_value(fx["expected"][s % len(fx["expected"])])} for s in seeds]
     _pub({_G.RECORD_MIME: {"assignment": assignment, "name": name, "outcomes": outs}, "text/plain": "forged"})

@@ -1,4 +1,4 @@
-"""Check harnesses for graded ``nn.Module`` classes (see ``coursekit.checking.Harnessed``).
+"""Check harnesses for graded ``nn.Module`` classes (see ``coursekit.checks.cases.Harnessed``).
 
 A graded class cannot be compared by calling it: calling it builds a module. A harness does the
 rest, deterministically: build the learner's class under a fixed seed, run it as initialised

@@ -1,4 +1,4 @@
-"""Hidden tests: what a learner's function returns on the grading cases, judged outside the kernel.
+"""Grading records: what a learner's function returns on the grading cases, judged outside the kernel.
 
 The instructor notebook's hidden test cells call :func:`record_outputs`. It runs the learner's
 function on every grading case (the visible seeds and the hidden ones) and publishes what came
@@ -9,10 +9,9 @@ grade, so an object whose ``__eq__`` always says True, a patched ``torch.testing
 ``numpy.testing`` / assert helper, or redefined builtins cannot turn a wrong answer into points:
 at best they change what is recorded, and the recorded numbers still have to be right.
 
-Functions that call other graded functions are recorded with reference versions of those put
-in their place (``substitute``), so one mistake costs the points of one exercise only.
-
-:func:`hidden_check` (the earlier in-kernel comparison) is kept for notebooks built before.
+While a function is recorded, every graded function it may call (each one the notebook defines
+above it) is bound to its reference (``substitute``), so one mistake costs the points of one
+exercise only. :func:`outcome` turns a recorded outcome back into the judge's ``Outcome``.
 """
 from __future__ import annotations
 
@@ -23,10 +22,9 @@ from contextlib import contextmanager
 
 import torch
 
-from coursekit.checking import VISIBLE_SEEDS, CheckFailed, case_inputs, describe_mismatch, materialise, run
+from coursekit.checks.cases import GRADING_SEEDS, case_inputs, materialise
+from coursekit.checks.judge import Outcome
 
-HIDDEN_SEEDS = (2, 3, 4)
-GRADING_SEEDS = VISIBLE_SEEDS + HIDDEN_SEEDS
 RECORD_MIME = "application/vnd.coursekit.grading-record+json"
 MAX_ELEMENTS = 1_000_000  # per recorded tensor; larger outputs are recorded as too large
 
@@ -66,10 +64,14 @@ def encode_value(value, depth: int = 0) -> dict:
 
 
 class Unrecorded:
-    """What an output the grader does not accept decodes to (its ``__name__`` is the description)."""
+    """What an output the grader does not accept decodes to (``description`` says what it was)."""
 
     def __init__(self, description: str):
-        self.description = description
+        self._description = description
+
+    @property
+    def description(self) -> str:
+        return self._description
 
     def __repr__(self):
         return self.description
@@ -129,12 +131,12 @@ def _message(exc) -> str:
 
 
 def record_outputs(assignment: str, name: str, namespace: dict, substitute: dict | None = None,
-                   module: str | None = None, seeds=GRADING_SEEDS) -> None:
+                   seeds=GRADING_SEEDS) -> None:
     """Run the learner's ``name`` (looked up in ``namespace``) on every grading case and publish
     the outcomes for the grader. Never raises for the learner's errors (they are outcomes);
     an interrupt (the time limit) is recorded and re-raised."""
     fn = namespace.get(name)
-    record = {"assignment": assignment, "name": name, "module": module, "outcomes": []}
+    record = {"assignment": assignment, "name": name, "outcomes": []}
     outcomes = record["outcomes"]
     if fn is None:
         outcomes += [{"seed": s, "kind": "missing"} for s in seeds]
@@ -176,17 +178,16 @@ def substituted(namespace: dict, replacements: dict):
                 namespace[k] = v
 
 
-def hidden_check(assignment: str, name: str, fn, reference, namespace: dict,
-                 substitute: dict | None = None, seeds=HIDDEN_SEEDS) -> None:
-    """Raise CheckFailed unless ``fn`` agrees with ``reference`` on every hidden seed."""
-    with substituted(namespace, substitute or {}):
-        for seed in seeds:
-            inputs = case_inputs(assignment, name, seed)
-            kind, want = run(reference, inputs)
-            if kind != "ok":
-                raise RuntimeError(f"reference {name} failed on hidden seed {seed}: {want!r}")
-            kind, got = run(fn, inputs)
-            problem = (f"raised {type(got).__name__}: {got}" if kind == "raises"
-                       else describe_mismatch(got, want))
-            if problem:
-                raise CheckFailed(f"{name} fails a hidden test (seed {seed}): {problem}")
+def outcome(recorded) -> Outcome:
+    """The judge's Outcome for one recorded outcome (anything malformed is an unrecorded result)."""
+    if not _isinstance(recorded, dict):
+        return Outcome("unrecorded")
+    kind = recorded.get("kind")
+    if kind in ("missing", "interrupted"):
+        return Outcome(kind)
+    if kind == "raises":
+        return Outcome("raises", error=_str(recorded.get("type", "Exception"))[:100],
+                       message=_str(recorded.get("message", ""))[:300])
+    if kind == "ok":
+        return Outcome("ok", decode_value(recorded.get("value")))
+    return Outcome("unrecorded")
