@@ -394,17 +394,21 @@ def _transposed(g, w, where) -> str | None:
 
 
 def _shifted(g, w, where) -> str | None:
+    """The expected values moved along an axis: shifted by one position, or rotated (rolled)."""
     for axis in range(g.ndim):
         n = g.shape[axis]
         if n < 3:
             continue
         for step in (1, -1):
-            ours = g.narrow(axis, max(step, 0), n - 1)
-            theirs = w.narrow(axis, max(-step, 0), n - 1)
-            if _allclose(ours, theirs):
+            if _allclose(g.narrow(axis, max(step, 0), n - 1), w.narrow(axis, max(-step, 0), n - 1)):
                 later = "one position later" if step == 1 else "one position earlier"
                 return (f"{where} holds the expected values {later} along axis {axis}: an off-by-one in an index "
                         "(check where the sequence starts and which entry is the first)")
+        for k in range(1, n):
+            if _allclose(g, torch.roll(w, k, axis)):
+                halves = " (its two halves are in the other order: check the order of a concatenation)" \
+                    if 2 * k == n else ""
+                return f"{where} is the expected output rotated by {k} positions along axis {axis}{halves}"
     return None
 
 
