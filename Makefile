@@ -57,4 +57,4 @@ voila: $(STAMP)
 		$(VENV)/bin/voila course/explorers $(VOILA_ARGS)
 
 clean-grading:
-	rm -rf autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db
+	rm -rf var/course

@@ -20,8 +20,12 @@ def main(argv=None) -> int:
     grade_command.add_arguments(g)
     args = parser.parse_args(argv)
     if args.command == "grade":
-        if args.assignment not in build_mod.assignments() and not (args.root / "source" / args.assignment).is_dir():
-            parser.error(f"unknown assignment {args.assignment!r}; known: {', '.join(build_mod.assignments())}")
+        from coursekit.registry import get
+        try:
+            args.assignment = get(args.assignment).folder   # a short name ("ddpm") or a folder ("02_ddpm")
+        except KeyError as exc:
+            if not (args.root / "source" / args.assignment).is_dir():  # a course root's own assignment
+                parser.error(str(exc).strip("'\""))
         return grade_command.main(args)
     names = args.assignments or build_mod.assignments()
     for name in names:

@@ -1,4 +1,9 @@
-"""nbgrader configuration: this folder is the course root.
+"""nbgrader configuration of the course (see autograder/course.py for where things live).
+
+The course root, where nbgrader and the grader write (gradebook, submissions, feedback, exports),
+is ``var/course/`` at the repository's top, outside this package; the instructor notebooks stay in
+``autograder/source/``. ``python -m autograder`` writes a ``nbgrader_config.py`` into the course
+root that loads this file, so plain ``nbgrader`` commands work from either folder.
 
 Grading runs through the hardened pipeline of ``autograder.grading`` (see docs/GRADING.md), also
 when nbgrader is called directly (``nbgrader autograde``): the kernel runs in the bubblewrap
@@ -10,6 +15,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
+from autograder import RUNTIME_ROOT, SOURCE
 from autograder.grading.execute import SandboxExecute
 from autograder.grading.feedback import StaticPlots, StripHiddenTests
 from autograder.grading.sanitize import SanitizeMetadata
@@ -18,11 +24,10 @@ from autograder.grading.verdict import HiddenVerdict
 c = get_config()  # noqa: F821
 
 c.CourseDirectory.course_id = "action-diffusion"
-c.CourseDirectory.root = __file__.rsplit("/", 1)[0]
+c.CourseDirectory.root = str(RUNTIME_ROOT)
+c.CourseDirectory.source_directory = str(SOURCE)
 c.Exchange.assignment_dir = "."
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-c.Execute.timeout = 60
-c.SandboxExecute.timeout = 60
 
 # A deleted test cell is put back (after the cell it followed) instead of leaving the submission
 # at "needs manual grading".
@@ -35,8 +40,7 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, StaticPlots, CSSHTMLHeaderPreprocessor]
 
-# "auto": sandboxed whenever bubblewrap works (python -m autograder grade requires it).
+# "auto": sandboxed whenever bubblewrap works (python -m autograder grade requires it). The limits
+# per kernel (time per cell, CPU, memory, processes) are the defaults of SandboxExecute and Sandbox;
+# set c.SandboxExecute.timeout, c.Sandbox.cpu_seconds, ... here to change them for the course.
 c.Sandbox.mode = "auto"
-c.Sandbox.cpu_seconds = 600
-c.Sandbox.memory_mb = 4096
-c.Sandbox.processes = 128

@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 from autograder import SOURCE
 from autograder.build import assignments
-from autograder.course import ScratchCourse
+from autograder.course import Course
 from autograder.submissions import filled
 
 NOTEBOOK_BUDGET_S, AUTOGRADE_BUDGET_S = 60.0, 20.0
@@ -28,10 +28,10 @@ def run_notebook(path: Path) -> float:
 
 def autograde_once(assignment: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        course = ScratchCourse(Path(tmp), [assignment])
+        course = Course.scratch(Path(tmp), [assignment])
         course.submit("bench", assignment, {nb.name: filled(nb, assignment) for nb in course.release_notebooks(assignment)})
         start = time.perf_counter()
-        course.run("autograde", assignment, "--student=bench", "--force")
+        course.nbgrader("autograde", assignment, "--student=bench", "--force")
         return time.perf_counter() - start
 
 

@@ -17,15 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.course import ScratchCourse
+from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
 
 A = "02_ddpm"
 N = 8
 
 
-def make_course(root: Path) -> ScratchCourse:
-    course = ScratchCourse(root, [A])
+def make_course(root: Path) -> Course:
+    course = Course.scratch(root, [A])
     notebooks = course.release_notebooks(A)
     showcase = [m for m in mistakes_of(A) if m.showcase][:2]
     for i in range(N):
@@ -47,18 +47,17 @@ def cpu_seconds() -> float:
 
 
 def serial(root: Path) -> float:
-    course = ScratchCourse.__new__(ScratchCourse)
-    course.root = root
+    course = Course(root)
     start = time.perf_counter()
-    course.run("autograde", A, "--force")
+    course.nbgrader("autograde", A, "--force")
     return time.perf_counter() - start
 
 
 def parallel(root: Path, workers: int) -> float:
-    from autograder.grading.command import overrides, Options
+    from autograder.grading.command import Options
     from autograder.grading.jobs import Job
     from autograder.grading.pool import LocalPool
-    jobs = [Job(str(root), A, f"student{i}", overrides=overrides(Options(A, root=root)), feedback=False) for i in range(N)]
+    jobs = [Job(str(root), A, f"student{i}", overrides=Options(A, root=root).overrides(), feedback=False) for i in range(N)]
     failed = []
     start = time.perf_counter()
     LocalPool(workers, job_timeout=1800).run(jobs, lambda r: failed.append(r) if r.status != "GRADED" else None)

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.course import ScratchCourse
+from autograder.course import Course
 from grading_support import outside_tmp, remove, require_sandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -38,7 +38,7 @@ def graded():
     from autograder.grading.command import Options, grade, summary_table
     base = outside_tmp("adversarial-")
     root = base / "course"
-    course = ScratchCourse(root, [A])
+    course = Course.scratch(root, [A])
     release = course.release_notebooks(A)[0]
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.course import ScratchCourse
+from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
 from grading_support import require_sandbox
 
@@ -66,7 +66,7 @@ def runs(tmp_path_factory):
     require_sandbox()
     base = tmp_path_factory.mktemp("grade-command")
     root = base / "course"
-    course = ScratchCourse(root, [A])
+    course = Course.scratch(root, [A])
     release = course.release_notebooks(A)[0]
     showcase = next(m for m in mistakes_of(A) if m.showcase)
     subs = {

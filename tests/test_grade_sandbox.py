@@ -17,8 +17,7 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder import COURSE_ROOT, REPO_ROOT
-from autograder.grading import execute as execute_mod
+from autograder import PACKAGE, REPO_ROOT, RUNTIME_ROOT, SOURCE
 from autograder.grading.execute import SandboxExecute
 from grading_support import outside_tmp, remove, require_sandbox
 
@@ -31,14 +30,19 @@ def notebook(cells: list[str]):
     return nb
 
 
-def execute(nb, course_root, submission_dir, *, timeout=60, **limits):
-    """Execute ``nb`` in a sandboxed kernel as nbgrader autograde would (SandboxExecute)."""
+def executor(course_root, *, timeout=60, **limits) -> SandboxExecute:
+    """nbgrader autograde's Execute step (SandboxExecute), with a required sandbox."""
     cfg = Config()
     cfg.CourseDirectory.root = str(course_root)
     cfg.Sandbox.mode = "required"
     for key, value in {"cpu_seconds": 60, "memory_mb": 2048, "processes": 64, **limits}.items():
         setattr(cfg.Sandbox, key, value)
-    SandboxExecute(config=cfg, timeout=timeout).preprocess(nb, {"metadata": {"path": str(submission_dir)}})
+    return SandboxExecute(config=cfg, timeout=timeout)
+
+
+def execute(nb, course_root, submission_dir, *, timeout=60, **limits):
+    """Execute ``nb`` in a sandboxed kernel as nbgrader autograde would."""
+    executor(course_root, timeout=timeout, **limits).preprocess(nb, {"metadata": {"path": str(submission_dir)}})
     return nb
 
 
@@ -104,7 +108,7 @@ def probe(host):
     root, mine, other = host["root"], host["mine"], host["other"]
     marker = f"/tmp/sandbox-private-{uuid.uuid4().hex}"
     readable = {"solutions": REPO_ROOT / "solutions" / "ddpm.py", "templates": REPO_ROOT / "autograder" / "templates",
-                "course source": COURSE_ROOT / "source", "course config": COURSE_ROOT / "nbgrader_config.py",
+                "course source": SOURCE, "course config": PACKAGE / "nbgrader_config.py",
                 "fake source": root / "source" / "a" / "a.ipynb", "gradebook": root / "gradebook.db",
                 "other student": other / "a.ipynb", "autograded notebook": mine / "a.ipynb",
                 "repo": REPO_ROOT / "README.md"}
@@ -179,9 +183,10 @@ def test_runs_under_cpu_memory_and_process_limits(probe):
 
 def test_cpu_time_limit_kills_a_busy_kernel(host):
     from nbclient.exceptions import DeadKernelError
+    ep = executor(host["root"], cpu_seconds=3, timeout=120)
     with pytest.raises(DeadKernelError):
-        run_cells(["x = 0\nwhile True:\n    x += 1"], host["root"], host["mine"], cpu_seconds=3, timeout=120)
-    assert "CPU time limit (3 s)" in execute_mod.LAST_FAILURE["reason"]
+        ep.preprocess(notebook(["x = 0\nwhile True:\n    x += 1"]), {"metadata": {"path": str(host["mine"])}})
+    assert "CPU time limit (3 s)" in ep.failure
 
 
 def test_process_limit_is_per_sandbox(host):
@@ -224,7 +229,7 @@ def test_sandbox_never_binds_the_course_root_or_solutions(tmp_path):
     require_sandbox()
     cfg = Config()
     cfg.Sandbox.readonly_paths = [str(REPO_ROOT)]  # a careless setting that would expose everything
-    box = SandboxedKernel(Sandbox(config=cfg), None, str(COURSE_ROOT))
+    box = SandboxedKernel(Sandbox(config=cfg), None, str(RUNTIME_ROOT), str(SOURCE))
     try:
         with pytest.raises(SandboxError, match="refusing to bind"):
             box.wrap(["true"])

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from autograder.build import assignments, graded_of
-from autograder.course import ScratchCourse
+from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def slug(text: str) -> str:
 @pytest.fixture(scope="module", params=assignments())
 def graded_course(request, tmp_path_factory):
     assignment = request.param
-    course = ScratchCourse(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
+    course = Course.scratch(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
     notebooks = course.release_notebooks(assignment)
     expected = {}  # student -> (score, phrases the feedback must contain)
     total = sum(points(assignment).values())
@@ -48,9 +48,9 @@ def graded_course(request, tmp_path_factory):
 
     # One nbgrader process per student, two at a time (the machine has two cores).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda s: course.run("autograde", assignment, f"--student={s}", "--force"), expected))
-    course.run("generate_feedback", assignment, "--force")
-    return assignment, course, expected, course.export()
+        list(pool.map(lambda s: course.nbgrader("autograde", assignment, f"--student={s}", "--force"), expected))
+    course.nbgrader("generate_feedback", assignment, "--force")
+    return assignment, course, expected, course.grades()
 
 
 def test_scores_match_expectations(graded_course):

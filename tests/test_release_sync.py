@@ -15,8 +15,8 @@ import torch
 
 from autograder import SOURCE, STUDENT_COURSE
 from autograder.build import assignments, build, graded_functions, graded_of, reference_source, templates
-from autograder.course import ScratchCourse
-from coursekit.checking import describe_mismatch
+from autograder.course import Course
+from coursekit.checks.judge import describe_mismatch
 from coursekit.registry import get
 
 ASSIGNMENTS = assignments()
@@ -59,7 +59,7 @@ def test_solution_cells_are_the_reference_source(assignment):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_student_notebooks_are_nbgraders_release(assignment, tmp_path):
-    course = ScratchCourse(tmp_path, [assignment])
+    course = Course.scratch(tmp_path, [assignment])
     released = course.release_notebooks(assignment)
     assert released
     committed = sorted((STUDENT_COURSE / assignment).glob("*.ipynb"))

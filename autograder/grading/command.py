@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import COURSE_ROOT
-from autograder.grading.status import FAILED, GRADED, MISSING, Entry, Ledger, fingerprint
-from autograder.release import nbgrader
+from autograder import RUNTIME_ROOT
+from autograder.course import Course
+from autograder.grading.status import FAILED, GRADED, MISSING, REJECTED, Rejection, Result, fingerprint
 
 
 class GradeError(RuntimeError):
@@ -33,8 +31,11 @@ class GradeError(RuntimeError):
 
 @dataclass
 class Options:
+    """The command's options. ``None`` for a kernel limit means: the course's configuration (whose
+    defaults are the traitlets of :class:`~autograder.grading.sandbox.Sandbox` and
+    :class:`~autograder.grading.execute.SandboxExecute`)."""
     assignment: str
-    root: Path = COURSE_ROOT
+    root: Path = RUNTIME_ROOT
     source: Path | None = None          # --from
     workers: int = 0                    # 0: one per CPU core
     timeout: int | None = None          # per cell, seconds
@@ -52,6 +53,27 @@ class Options:
     progress: bool = True
     extra_config: dict = field(default_factory=dict)
 
+    def overrides(self) -> dict:
+        """The traitlets configuration the jobs add to the course's."""
+        cfg: dict = {"Sandbox": {"mode": "required" if self.sandbox else "off"}}
+        if self.timeout is not None:
+            cfg["SandboxExecute"] = {"timeout": self.timeout}
+        for key in ("cpu_seconds", "memory_mb", "processes"):
+            if getattr(self, key) is not None:
+                cfg["Sandbox"][key] = getattr(self, key)
+        for section, values in self.extra_config.items():
+            cfg.setdefault(section, {}).update(values)
+        return cfg
+
+    def check_sandbox(self) -> None:
+        if not self.sandbox:
+            log("WARNING: --no-sandbox: student code runs with your permissions. Only for trusted code.")
+            return
+        from autograder.grading.sandbox import probe
+        ok, why = probe()
+        if not ok:
+            raise GradeError(f"cannot sandbox student code: {why}. (--no-sandbox runs it unprotected.)")
+
 
 @dataclass
 class Summary:
@@ -60,6 +82,7 @@ class Summary:
     graded_now: list[str]
     skipped: list[str]
     seconds: float
+    rejected: list[Rejection] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r["status"] == status for r in self.rows)
@@ -69,165 +92,67 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------------------------------- steps
-def ensure_assignment(root: Path, assignment: str) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-    if not (root / "source" / assignment).is_dir():
-        raise GradeError(f"no instructor notebooks at {root / 'source' / assignment}")
-    known = False
-    if (root / "gradebook.db").exists():
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-            try:
-                known = bool(gb.find_assignment(assignment).notebooks)
-            except MissingEntry:
-                known = False
-    if not known or not (root / "release" / assignment).is_dir():
-        log(f"nbgrader generate_assignment {assignment}")
-        nbgrader("generate_assignment", assignment, "--force", root=root)
-
-
-def notebook_names(root: Path, assignment: str) -> list[str]:
-    return sorted(p.name for p in (root / "source" / assignment).glob("*.ipynb"))
-
-
-def collector_regexp(paths: list[str], assignment: str, notebooks: list[str]) -> str:
-    """nbgrader's FileNameCollectorPlugin regexp (matched against the extracted file's full path).
-
-    Folder layout: ``<student>/<notebook>`` or ``<student>/<assignment>/<notebook>``.
-    Flat LMS layout: ``<student>_<anything>_<notebook>`` (e.g. ``alice_attempt2_02_ddpm.ipynb``)."""
-    import re
-    names = "|".join(re.escape(n) for n in notebooks)
-    foldered = [p for p in paths if p.endswith(".ipynb")]
-    if foldered and all("/" in p.strip("/") for p in foldered):
-        return rf".+/(?!{re.escape(assignment)}/)(?P<student_id>[^/]+)/(?:{re.escape(assignment)}/)?(?P<file_id>{names})$"
-    return rf".+/(?P<student_id>[^/_]+)_(?:[^/]*_)?(?P<file_id>{names})$"
-
-
-def collect(root: Path, assignment: str, source: Path, name_regexp: str | None = None) -> None:
-    """Real ``nbgrader zip_collect``: --from becomes downloaded/<assignment>/archive/."""
-    source = Path(source).resolve()
-    downloaded = root / "downloaded" / assignment
-    if downloaded.exists():
-        shutil.rmtree(downloaded)  # the archive folder holds exactly this run's input
-    archive = downloaded / "archive"
-    archive.mkdir(parents=True)
-    if source.is_file() and zipfile.is_zipfile(source):
-        shutil.copy(source, archive / source.name)
-        with zipfile.ZipFile(source) as z:
-            paths = z.namelist()
-    elif source.is_dir():
-        shutil.copytree(source, archive / source.name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        paths = [str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()]
-    else:
-        raise GradeError(f"--from {source}: expected a folder or a .zip file")
-    regexp = name_regexp or collector_regexp(paths, assignment, notebook_names(root, assignment))
-    log(f"nbgrader zip_collect {assignment} (from {source})")
-    nbgrader("zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={regexp}", root=root)
-
-
-def submissions(root: Path, assignment: str) -> dict[str, Path]:
-    base = root / "submitted"
-    if not base.is_dir():
-        return {}
-    return {p.name: p / assignment for p in sorted(base.iterdir()) if (p / assignment).is_dir()}
-
-
-def roster(root: Path) -> list[str]:
-    from nbgrader.api import Gradebook
-    if not (root / "gradebook.db").exists():
-        return []
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return [s.id for s in gb.students]
-
-
-def in_gradebook(root: Path, assignment: str, student: str) -> bool:
-    from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        try:
-            sub = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return False
-        return all(g.auto_score is not None or g.manual_score is not None
-                   for nb in sub.notebooks for g in nb.grades)
-
-
-def overrides(opts: Options) -> dict:
-    cfg: dict = {"Sandbox": {"mode": "required" if opts.sandbox else "off"}}
-    if opts.timeout is not None:
-        cfg["SandboxExecute"] = {"timeout": opts.timeout}
-        cfg["Execute"] = {"timeout": opts.timeout}
-    for key, value in (("cpu_seconds", opts.cpu_seconds), ("memory_mb", opts.memory_mb),
-                       ("processes", opts.processes)):
-        if value is not None:
-            cfg["Sandbox"][key] = value
-    for section, values in opts.extra_config.items():
-        cfg.setdefault(section, {}).update(values)
-    return cfg
-
-
-def check_sandbox(opts: Options) -> None:
-    if not opts.sandbox:
-        log("WARNING: --no-sandbox: student code runs with your permissions. Only for trusted code.")
-        return
-    from autograder.grading.sandbox import probe
-    ok, why = probe()
-    if not ok:
-        raise GradeError(f"cannot sandbox student code: {why}. (--no-sandbox runs it unprotected.)")
-
-
-# ---------------------------------------------------------------------------------------- run
 def grade(opts: Options) -> Summary:
+    from autograder.grading.export import rows
     from autograder.grading.jobs import Job
     from autograder.grading.pool import LocalPool
+    from autograder.grading.upload import UploadError
 
     start = time.perf_counter()
-    root, a = Path(opts.root).resolve(), opts.assignment
-    check_sandbox(opts)
-    if not (root / "source" / a).is_dir():
-        raise GradeError(f"no instructor notebooks at {root / 'source' / a}")
-    ledger = Ledger(root, a)
+    a = opts.assignment
+    opts.check_sandbox()
+    course = Course(opts.root)
+    if not course.has_source(a):
+        raise GradeError(f"no instructor notebooks at {course.source / a}")
+    ledger = course.ledger(a)
     ledger.ensure()
     lock = open(ledger.dir / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise GradeError(f"another `grade {a}` run is in progress on {root}") from None
-    ensure_assignment(root, a)
+        raise GradeError(f"another `grade {a}` run is in progress on {course.root}") from None
+    if course.ensure_generated(a):
+        log(f"nbgrader generate_assignment {a}")
     if opts.roster:
         log(f"nbgrader db student import {opts.roster}")
-        nbgrader("db", "student", "import", str(Path(opts.roster).resolve()), root=root)
+        course.import_roster(opts.roster)
     if opts.source:
-        collect(root, a, opts.source, opts.name_regexp)
+        log(f"nbgrader zip_collect {a} (from {opts.source})")
+        try:
+            rejected = course.collect(a, opts.source, opts.name_regexp)
+        except UploadError as exc:
+            raise GradeError(str(exc)) from None
+        ledger.put_rejections(rejected)
+        for r in rejected:
+            log(f"  REJECTED {r.entry!r}{f' ({r.student})' if r.student else ''}: {r.reason}")
 
-    subs = submissions(root, a)
+    subs = course.submissions(a)
     todo, skipped = [], []
     for student, folder in subs.items():
         fp = fingerprint(folder)
         entry = ledger.get(student)
         up_to_date = (not opts.force and entry is not None and entry.fingerprint == fp and (
-            (entry.status == GRADED and in_gradebook(root, a, student))
+            (entry.status == GRADED and course.is_graded(a, student))
             or (entry.status == FAILED and not opts.retry_failed)))
         (skipped if up_to_date else todo).append((student, fp))
-    for student in roster(root):
+    for student in course.roster():
         if student not in subs and ledger.get(student) is None:
-            ledger.put(Entry(student, MISSING, reason="no submission"))
+            ledger.put(Result(student, MISSING, reason="no submission"))
     for student, entry in ledger.all().items():  # a submission that disappeared is missing again
         if student not in subs and entry.status != MISSING:
-            ledger.put(Entry(student, MISSING, reason="no submission (graded earlier; the files are gone)"))
+            ledger.put(Result(student, MISSING, reason="no submission (graded earlier; the files are gone)"))
 
     workers = opts.workers or os.cpu_count() or 1
     log(f"{a}: {len(subs)} submission(s); {len(todo)} to grade, {len(skipped)} already graded "
         f"(unchanged); {workers} worker(s)")
-    jobs = [Job(str(root), a, s, fp, overrides(opts), opts.feedback) for s, fp in todo]
+    jobs = [Job(str(course.root), a, s, fp, opts.overrides(), opts.feedback) for s, fp in todo]
     graded_now: list[str] = []
     counts = {GRADED: sum(ledger.get(s).status == GRADED for s, _ in skipped), FAILED: 0}
     counts[FAILED] = len(skipped) - counts[GRADED]
     bar = _progress(len(subs), len(skipped), a, opts.progress)
 
-    def on_result(result) -> None:
-        ledger.put(Entry(result.student, result.status, result.score, result.max_score, result.reason,
-                         result.fingerprint, result.seconds, result.feedback))
-        ledger.write_log(result.student, result.log)
+    def on_result(result: Result) -> None:
+        ledger.put(result)
         graded_now.append(result.student)
         counts[result.status] = counts.get(result.status, 0) + 1
         bar.update(1)
@@ -241,16 +166,11 @@ def grade(opts: Options) -> Summary:
     finally:
         bar.close()
 
-    to = Path(opts.to) if opts.to else root / "exports" / f"{a}-grades.csv"
-    to = to.resolve()
-    nbgrader("export", "--exporter=autograder.grading.export.StatusCsvExporter", f"--to={to}",
-             f"--assignment={a}", f"--StatusCsvExporter.course_root={root}", root=root)
-    from nbgrader.api import Gradebook
-
-    from autograder.grading.export import rows
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        table = rows(gb, root, [a])
-    return Summary(table, to, graded_now, [s for s, _ in skipped], time.perf_counter() - start)
+    to = course.export_status_csv(a, opts.to or course.root / "exports" / f"{a}-grades.csv")
+    with course.gradebook() as gb:
+        table = rows(gb, course.root, [a])
+    return Summary(table, to, graded_now, [s for s, _ in skipped], time.perf_counter() - start,
+                   ledger.rejections())
 
 
 def _progress(total: int, done: int, assignment: str, enabled: bool):
@@ -262,35 +182,49 @@ def _progress(total: int, done: int, assignment: str, enabled: bool):
 def summary_table(summary: Summary, width: int = 100) -> str:
     rows = summary.rows
     sid = max([len("student")] + [len(r["student_id"]) for r in rows])
-    lines = [f"{'student':<{sid}}  {'status':<7}  {'score':>11}  reason", "-" * min(width, sid + 40)]
+    rule = "-" * min(width, sid + 41)
+    lines = [f"{'student':<{sid}}  {'status':<8}  {'score':>11}  reason", rule]
     for r in rows:
         score = f"{r['score']}/{r['max_score']}" if r["status"] == GRADED else "-"
-        reason = r["reason"] if len(r["reason"]) <= width - sid - 26 else r["reason"][:width - sid - 29] + "..."
-        lines.append(f"{r['student_id']:<{sid}}  {r['status']:<7}  {score:>11}  {reason}")
-    lines.append("-" * min(width, sid + 40))
-    lines.append(f"{summary.count(GRADED)} graded, {summary.count(FAILED)} failed, {summary.count(MISSING)} missing; "
-                 f"{len(summary.graded_now)} graded in this run, {len(summary.skipped)} unchanged and kept; "
+        reason = r["reason"] if len(r["reason"]) <= width - sid - 27 else r["reason"][:width - sid - 30] + "..."
+        lines.append(f"{r['student_id'] or '-':<{sid}}  {r['status']:<8}  {score:>11}  {reason}")
+    lines.append(rule)
+    rejected = f", {summary.count(REJECTED)} upload entries rejected" if summary.count(REJECTED) else ""
+    lines.append(f"{summary.count(GRADED)} graded, {summary.count(FAILED)} failed, {summary.count(MISSING)} missing"
+                 f"{rejected}; {len(summary.graded_now)} graded in this run, {len(summary.skipped)} unchanged and kept; "
                  f"{summary.seconds:.0f} s")
     lines.append(f"grades: {summary.csv}")
     return "\n".join(lines)
 
 
 def add_arguments(p) -> None:
+    """The command line; the kernel limits' defaults are read from the traitlets that apply them."""
+    from autograder.grading.execute import SandboxExecute
+    from autograder.grading.sandbox import Sandbox
+
+    def default(cls, name):
+        return cls.class_traits()[name].default_value
+    defaults = Options("")
     p.add_argument("assignment")
     p.add_argument("--from", dest="source", type=Path, help="a folder or an LMS .zip of submissions "
                    "(<student>/<notebook>.ipynb, or flat <student>_..._<notebook>.ipynb); "
-                   "without it, grade what is in submitted/")
-    p.add_argument("--workers", type=int, default=0, help="parallel submissions (default: CPU cores)")
-    p.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py, 60)")
-    p.add_argument("--cpu", dest="cpu_seconds", type=int, help="CPU seconds per kernel (default 600)")
-    p.add_argument("--memory", dest="memory_mb", type=int, help="MB of address space per kernel (default 4096)")
-    p.add_argument("--processes", type=int, help="processes+threads per sandbox (default 128)")
-    p.add_argument("--job-timeout", type=float, default=1800.0, help="seconds for one whole submission")
+                   "without it, grade what is in submitted/. Unsafe or unreadable entries are REJECTED one by one")
+    p.add_argument("--workers", type=int, default=defaults.workers, help="parallel submissions (default: CPU cores)")
+    p.add_argument("--timeout", type=int, help=f"seconds per cell (default {default(SandboxExecute, 'timeout')})")
+    p.add_argument("--cpu", dest="cpu_seconds", type=int,
+                   help=f"CPU seconds per kernel (default {default(Sandbox, 'cpu_seconds')})")
+    p.add_argument("--memory", dest="memory_mb", type=int,
+                   help=f"MB of address space per kernel (default {default(Sandbox, 'memory_mb')})")
+    p.add_argument("--processes", type=int,
+                   help=f"processes+threads per sandbox (default {default(Sandbox, 'processes')})")
+    p.add_argument("--job-timeout", type=float, default=defaults.job_timeout,
+                   help=f"seconds for one whole submission (default {defaults.job_timeout:g})")
     p.add_argument("--force", action="store_true", help="regrade every submission")
     p.add_argument("--retry-failed", action="store_true", help="regrade FAILED submissions")
     p.add_argument("--roster", type=Path, help="CSV of students (nbgrader db student import): absent ones are MISSING")
     p.add_argument("--to", type=Path, help="grades CSV (default: <course>/exports/<assignment>-grades.csv)")
-    p.add_argument("--course-dir", dest="root", type=Path, default=COURSE_ROOT, help="nbgrader course root")
+    p.add_argument("--course-dir", dest="root", type=Path, default=defaults.root,
+                   help=f"nbgrader course root, where gradebook and submissions live (default {defaults.root})")
     p.add_argument("--no-sandbox", dest="sandbox", action="store_false", help="run student code unsandboxed (trusted code only)")
     p.add_argument("--no-feedback", dest="feedback", action="store_false")
     p.add_argument("--name-regexp", help="nbgrader FileNameCollectorPlugin.named_regexp for --from")

@@ -8,14 +8,16 @@ Differences from stock ``Execute``:
   first megabyte and a note, and the grader's memory stays bounded;
 - widget state is not saved into the autograded notebook (megabytes of JavaScript per figure
   widget; feedback uses a static snapshot instead, see :mod:`.kernel_hooks`);
-- when a submission cannot be graded (the kernel dies, or ignores the interrupt after the time
-  limit), :data:`LAST_FAILURE` says why in plain words, for the FAILED line of the grades CSV.
+- when a submission cannot be graded (the kernel dies, exits, ignores the interrupt after the time
+  limit, or its messages become unreadable), :attr:`SandboxExecute.failure` says in plain words
+  what the submission did and in which cell (:mod:`.explain`), for the FAILED line of the grades
+  CSV; the job that ran nbgrader reads it from the preprocessor (:func:`failure_of`).
+- the default time limit per cell is 60 s (``c.SandboxExecute.timeout``).
 """
 from __future__ import annotations
 
 import json
 import os
-import signal
 
 import nbformat
 
@@ -23,21 +25,21 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.grading import RECORD_MIME, explain
 from autograder.grading.sandbox import Sandbox, SandboxKernelManager
-from autograder.grading import RECORD_MIME
-
-#: Why the last notebook executed in this process could not be graded (None: it could).
-LAST_FAILURE: dict | None = None
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
+def failure_of(converter) -> str | None:
+    """Why the notebook an nbgrader converter (e.g. ``Autograde``) ran last could not be graded."""
+    exporter = getattr(converter, "exporter", None)
+    for pp in getattr(exporter, "_preprocessors", []):
+        if isinstance(pp, SandboxExecute) and pp.failure:
+            return pp.failure
+    return None
 
 
 class SandboxExecute(Execute):
+    timeout = Integer(60, allow_none=True, help="Seconds a cell may run before it is interrupted").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="Outputs kept per cell; the rest is dropped with a note").tag(config=True)
     iopub_timeout = Integer(10, allow_none=False, help=Execute.iopub_timeout.help).tag(config=True)
 
@@ -46,6 +48,9 @@ class SandboxExecute(Execute):
         super().__init__(*args, **kwargs)
         self._cell_index = None
         self._output_bytes: dict[int, int] = {}
+        self._ran: list[tuple[int, str]] = []
+        #: Why this notebook could not be graded, in plain words (None: it could).
+        self.failure: str | None = None
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -53,6 +58,9 @@ class SandboxExecute(Execute):
             root = self._course_root()
             if root:
                 km.course_root = root
+            source = self.config.get("CourseDirectory", {}).get("source_directory")
+            if source and os.path.isabs(str(source)):
+                km.course_source = str(source)
         return km
 
     def _course_root(self) -> str | None:
@@ -65,40 +73,36 @@ class SandboxExecute(Execute):
         return None
 
     def preprocess(self, nb, resources=None, km=None):
-        global LAST_FAILURE
-        LAST_FAILURE = None
+        self.failure = None
+        self._ran = []
         self._output_bytes = {}
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
         self._cell_index = index
+        if cell.cell_type == "code":
+            self._ran.append((index, cell.source))
         try:
             return super().preprocess_cell(cell, resources, index)
-        except (DeadKernelError, CellTimeoutError, RuntimeError) as exc:
-            self._record_failure(exc, cell, index)
+        except (DeadKernelError, CellTimeoutError, TimeoutError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            # Timeouts, a dead kernel, and messages the grader cannot read (a forged or garbled
+            # signature: ValueError; a malformed message: TypeError/KeyError).
+            self.failure = self._explain(exc)
             raise
 
-    def _record_failure(self, exc, cell, index) -> None:
-        global LAST_FAILURE
-        first_line = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:60]
-        where = f"cell {index}" + (f" ({first_line!r})" if first_line else "")
+    def _explain(self, exc: Exception) -> str:
         status = self.km.exit_status() if isinstance(self.km, SandboxKernelManager) else None
-        settings = Sandbox(config=self.config)
-        if isinstance(exc, CellTimeoutError):
-            reason = (f"{where} ran past the {self.timeout} s time limit and did not stop when interrupted "
-                      "(an endless loop that catches KeyboardInterrupt?)")
-        elif status is not None and status >= 128:
-            sig = status - 128
-            what = {signal.SIGXCPU: f"it used up its CPU time limit ({settings.cpu_seconds} s)",
-                    signal.SIGKILL: "it was killed (SIGKILL: a hard resource limit, or out of memory)",
-                    signal.SIGSEGV: "it crashed (segmentation fault)"}.get(sig, f"it was killed by {_signal_name(sig)}")
-            reason = f"the kernel died in {where}: {what}"
-        elif status is not None:
-            reason = (f"the kernel exited with status {status} in {where} "
-                      "(the submission called exit(), sys.exit() or os._exit()?)")
-        else:
-            reason = f"the kernel stopped responding in {where}: {type(exc).__name__}: {exc}"
-        LAST_FAILURE = {"reason": reason, "cell": index, "exit_status": status, "error": type(exc).__name__}
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+        if status is not None and status >= 128:
+            return explain.reason("signal", self._ran, exit_status=status,
+                                  cpu_seconds=Sandbox(config=self.config).cpu_seconds)
+        if status is not None:
+            return explain.reason("exit", self._ran, exit_status=status)
+        if isinstance(exc, (CellTimeoutError, TimeoutError)):
+            return explain.reason("timeout", self._ran, timeout=self.timeout)
+        if isinstance(exc, DeadKernelError):
+            return f"the kernel stopped responding in {explain.where(*self._ran[-1])}: {detail}"
+        return explain.reason("lost", self._ran, detail=detail)
 
     def output(self, outs, msg, display_id, cell_index):
         msg_type = msg.get("msg_type")

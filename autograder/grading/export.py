@@ -2,7 +2,9 @@
 
 Stock nbgrader writes 0.0 both for a real zero and for a submission it could not grade, and for
 a student who submitted nothing. This exporter keeps nbgrader's columns and adds ``status``
-(GRADED / FAILED / MISSING) and ``reason``; the score is left empty unless the status is GRADED.
+(GRADED / FAILED / MISSING / REJECTED) and ``reason``; the score is left empty unless the status is
+GRADED. A REJECTED row names a file of the latest upload that was not graded (its path is in the
+reason), not a grade: an LMS import skips it.
 Statuses come from the grading ledger (:mod:`.status`) written by ``python -m autograder grade``;
 without a ledger entry, a submission whose grades are all scored counts as GRADED, one with
 unscored grades as FAILED, and a roster student without a submission as MISSING.
@@ -16,7 +18,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
-from autograder.grading.status import FAILED, GRADED, MISSING, Ledger
+from autograder.course import unscored
+from autograder.grading.status import FAILED, GRADED, MISSING, REJECTED, Ledger
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
            "status", "raw_score", "late_submission_penalty", "score", "max_score", "reason"]
@@ -52,11 +55,10 @@ def rows(gradebook: Gradebook, root: Path, assignments: list[str] | None = None,
             elif sub is None:
                 status = MISSING
             else:
-                unscored = [g.name for nb in sub.notebooks for g in nb.grades
-                            if g.auto_score is None and g.manual_score is None]
-                status = FAILED if unscored else GRADED
-                if unscored:
-                    row["reason"] = "autograde did not finish (no score for " + ", ".join(unscored[:5]) + ")"
+                missing_scores = unscored(sub)
+                status = FAILED if missing_scores else GRADED
+                if missing_scores:
+                    row["reason"] = "autograde did not finish (no score for " + ", ".join(missing_scores[:5]) + ")"
             if status == MISSING:
                 row["reason"] = row["reason"] or "no submission"
             if status == GRADED and sub is None:
@@ -68,6 +70,10 @@ def rows(gradebook: Gradebook, root: Path, assignments: list[str] | None = None,
                     row["raw_score"], row["score"] = _fmt(sub.score), _fmt(sub.score - sub.late_submission_penalty)
                     row["late_submission_penalty"] = _fmt(sub.late_submission_penalty)
             out.append(row)
+        for r in ledger.rejections():
+            if not students or r.student in students:
+                out.append({**dict.fromkeys(COLUMNS, ""), "assignment": assignment.name, "student_id": r.student,
+                            "status": REJECTED, "reason": f"upload entry {r.entry!r}: {r.reason}"})
     return out
 
 

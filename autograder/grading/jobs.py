@@ -3,18 +3,19 @@
 :func:`run_job` is the unit a distributed engine would schedule: it takes a JSON-able
 :class:`Job`, runs the real nbgrader steps for one student through nbgrader's Python API
 (``autograde`` then ``generate_feedback``, both with the course's configuration: sandboxed kernel,
-verdict outside the kernel, clean feedback) and returns a JSON-able :class:`Result`. It is
+verdict outside the kernel, clean feedback) and returns a JSON-able
+:class:`~autograder.grading.status.Result` (the same type the ledger stores). It is
 idempotent (``--force`` semantics), so a job may be retried or handed to another machine.
 """
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from autograder.grading.status import FAILED, GRADED
+from autograder.grading.status import FAILED, GRADED, Result
 
 
 @dataclass
@@ -34,48 +35,10 @@ class Job:
         return cls(**json.loads(text))
 
 
-@dataclass
-class Result:
-    student: str
-    status: str
-    score: float | None = None
-    max_score: float | None = None
-    reason: str = ""
-    fingerprint: str = ""
-    seconds: float = 0.0
-    feedback: bool = False
-    log: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "Result":
-        return cls(**json.loads(text))
-
-
-def course_config(root: str, overrides: dict | None = None):
-    """The course's nbgrader_config.py as nbgrader would load it, plus ``overrides``."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    if (Path(root) / "nbgrader_config.py").exists():
-        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=root).load_config())
-    cfg.CourseDirectory.root = str(root)
-    if overrides:
-        cfg.merge(Config(overrides))
-    return cfg
-
-
-def _reason_from(result: dict) -> str:
-    """A one-line reason for a failed nbgrader step, for the FAILED line of the grades CSV."""
-    import re
-
-    from autograder.grading import execute
-    if execute.LAST_FAILURE:
-        return execute.LAST_FAILURE["reason"]
-    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+def reason_from_log(outcome: dict) -> str:
+    """A one-line reason for a failed nbgrader step that no preprocessor explained (the file is not
+    a notebook, nbgrader's own error), for the FAILED line of the grades CSV."""
+    text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
     if re.search(r"JSONDecodeError|NotJSONError|does not appear to be JSON", text):
         return "the submitted notebook is not valid JSON (not a notebook file, or damaged)"
     errors = [m for m in re.finditer(r"^\s*(?:\[ERROR\] )?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Entry)): ?(.*)$", text, re.M)
@@ -87,35 +50,47 @@ def _reason_from(result: dict) -> str:
     return (lines[0][8:] if lines else "autograde failed (see the log)")[:400]
 
 
-def run_job(job: Job, api_cache: dict | None = None) -> Result:
+def _autograde(api, assignment: str, student: str) -> tuple[dict, str | None]:
+    """``NbGraderAPI.autograde`` (same steps), returning also why the notebook could not be graded,
+    as the Execute preprocessor that ran it found out."""
+    from nbgrader.converters import Autograde
+    from nbgrader.utils import capture_log, temp_attrs
+
+    from autograder.grading.execute import failure_of
+    with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student):
+        app = Autograde(coursedir=api.coursedir, parent=api)
+        app.force, app.create_student = True, True
+        outcome = capture_log(app)
+    return outcome, failure_of(app)
+
+
+def run_job(job: Job) -> Result:
     """Autograde one submission and write its feedback; return what happened."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    from autograder.grading import execute
+    from autograder.course import Course, unscored
 
     start = time.perf_counter()
-    cfg = course_config(job.root, job.overrides)
+    cfg = Course(job.root).config(job.overrides)
     coursedir = CourseDirectory(config=cfg)
     api = NbGraderAPI(coursedir=coursedir, config=cfg)
     logs = []
     for attempt in range(3):
-        execute.LAST_FAILURE = None
-        outcome = api.autograde(job.assignment, job.student, force=True, create=True)
+        outcome, failure = _autograde(api, job.assignment, job.student)
         logs.append(outcome.get("log", "") + outcome.get("error", ""))
         if outcome["success"] or "database is locked" not in logs[-1]:
             break
         time.sleep(1 + 2 * attempt)  # another worker held the gradebook: try again
     result = Result(job.student, FAILED, fingerprint=job.fingerprint)
     if not outcome["success"]:
-        result.reason = _reason_from(outcome)
+        result.reason = failure or reason_from_log(outcome)
     else:
         try:
             with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
                 sub = gb.find_submission(job.assignment, job.student)
-                ungraded = [g.name for nb in sub.notebooks for g in nb.grades
-                            if g.auto_score is None and g.manual_score is None]
+                ungraded = unscored(sub)
                 result.max_score = float(sub.max_score)
                 if ungraded:
                     result.reason = f"not graded automatically: {', '.join(ungraded)} (needs manual grading)"
@@ -130,7 +105,7 @@ def run_job(job: Job, api_cache: dict | None = None) -> Result:
             result.feedback = bool(fb["success"])
             logs.append(fb.get("log", "") + fb.get("error", ""))
             if not fb["success"]:
-                result.reason = "feedback could not be generated: " + _reason_from(fb)
+                result.reason = "feedback could not be generated: " + reason_from_log(fb)
     result.seconds = round(time.perf_counter() - start, 2)
     result.log = "\n".join(logs)[-200_000:]
     return result

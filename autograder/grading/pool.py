@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from autograder.grading.jobs import Job, Result
-from autograder.grading.status import FAILED
+from autograder.grading.jobs import Job
+from autograder.grading.status import FAILED, Result
 
 
 class LocalPool:

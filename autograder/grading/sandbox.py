@@ -203,7 +203,8 @@ class _UidLease:
 class SandboxedKernel:
     """The host-side resources of one sandboxed kernel: scratch folder, socket folder, uid."""
 
-    def __init__(self, settings: Sandbox, submission_dir: str | None, course_root: str | None = None):
+    def __init__(self, settings: Sandbox, submission_dir: str | None, course_root: str | None = None,
+                 course_source: str | None = None):
         self.settings = settings
         root = settings.run_root or os.path.join(tempfile.gettempdir(), "autograder-sandbox")
         os.makedirs(root, mode=0o711, exist_ok=True)
@@ -223,7 +224,7 @@ class SandboxedKernel:
         if submission_dir and os.path.isdir(submission_dir):
             self._copy_submission(submission_dir, root)
         os.chmod(self.work, 0o700)
-        self.forbidden = [p for p in [course_root, package_dir("solutions") if importlib.util.find_spec("solutions") else None,
+        self.forbidden = [p for p in [course_root, course_source, package_dir("solutions") if importlib.util.find_spec("solutions") else None,
                                       *settings.forbidden_paths] if p]
         if self.lease:
             for base, dirs, files in os.walk(self.run_dir):
@@ -357,11 +358,13 @@ class SandboxedKernel:
 class SandboxKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel runs in a :class:`SandboxedKernel` over the ipc transport.
 
-    ``course_root`` (the nbgrader course root) is forbidden in the sandbox; set by the Execute
+    ``course_root`` (the nbgrader course root) and ``course_source`` (the instructor notebooks,
+    when they live outside the root) are forbidden in the sandbox; set by the Execute
     preprocessor. Interrupts are sent as messages (the kernel lives in another PID namespace).
     """
 
     course_root = Unicode("", allow_none=True).tag(config=True)
+    course_source = Unicode("", allow_none=True).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -378,7 +381,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         if self.sandboxed and self.box is None:
-            self.box = SandboxedKernel(self.settings, kw.get("cwd"), self.course_root or None)
+            self.box = SandboxedKernel(self.settings, kw.get("cwd"), self.course_root or None,
+                                       self.course_source or None)
             self.transport = "ipc"
             self.ip = os.path.join(self.box.conn, "k")
             self.connection_file = os.path.join(self.box.conn, "kernel.json")

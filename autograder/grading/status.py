@@ -1,5 +1,8 @@
 """The grading ledger: one small JSON file per submission, ``<course root>/grading-status/<assignment>/``.
 
+A :class:`Result` is both what a grading job returns (plain JSON, so any engine can carry it) and
+what the ledger stores; its ``log`` goes to ``logs/<student>.log`` instead of the JSON file.
+
 It is what makes a run resumable and idempotent: a submission whose files have not changed since it
 was graded (same fingerprint), and whose grades are in the gradebook, is not graded again. Each
 entry is written atomically (temporary file + rename) the moment its job finishes, so a run killed
@@ -9,6 +12,9 @@ midway loses nothing that had finished. Statuses:
 - ``FAILED``: the submission could not be graded; ``reason`` says why (kernel died, ignored the
   time limit, not a notebook, ...). Never exported as 0.
 - ``MISSING``: a student on the roster (the gradebook's students) without a submission.
+- ``REJECTED``: a file of the upload (``--from``) that was not graded: its path leaves the
+  extraction folder, it is damaged, not a notebook of the assignment, or an older duplicate.
+  Rejections are listed per run (:class:`Rejection`), not kept in the ledger.
 """
 from __future__ import annotations
 
@@ -21,11 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STATUS_DIR = "grading-status"
-GRADED, FAILED, MISSING = "GRADED", "FAILED", "MISSING"
+GRADED, FAILED, MISSING, REJECTED = "GRADED", "FAILED", "MISSING", "REJECTED"
 
 
 @dataclass
-class Entry:
+class Result:
+    """What happened to one student's submission (a job's answer, and the ledger's entry)."""
     student: str
     status: str
     score: float | None = None
@@ -35,6 +42,22 @@ class Entry:
     seconds: float = 0.0
     feedback: bool = False
     graded_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    log: str = field(default="", repr=False)   # the nbgrader log; kept in logs/<student>.log
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Result":
+        return cls(**json.loads(text))
+
+
+@dataclass
+class Rejection:
+    """A file of the upload that was not graded, and why."""
+    entry: str          # its path inside the zip or folder
+    reason: str
+    student: str = ""   # when its name says whose it is
 
 
 def fingerprint(folder: Path) -> str:
@@ -64,23 +87,26 @@ class Ledger:
     def _path(self, student: str) -> Path:
         return self.dir / f"{student}.json"
 
-    def get(self, student: str) -> Entry | None:
+    def get(self, student: str) -> Result | None:
         try:
-            return Entry(**json.loads(self._path(student).read_text()))
+            return Result(**json.loads(self._path(student).read_text()))
         except (FileNotFoundError, json.JSONDecodeError, TypeError):
             return None
 
-    def put(self, entry: Entry) -> None:
+    def put(self, result: Result) -> None:
+        """Store ``result`` atomically (and its log, if it has one)."""
         self.ensure()
+        if result.log:
+            self.write_log(result.student, result.log)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
         with os.fdopen(fd, "w") as f:
-            json.dump(asdict(entry), f, indent=1)
-        os.replace(tmp, self._path(entry.student))
+            json.dump({k: v for k, v in asdict(result).items() if k != "log"}, f, indent=1)
+        os.replace(tmp, self._path(result.student))
 
     def remove(self, student: str) -> None:
         self._path(student).unlink(missing_ok=True)
 
-    def all(self) -> dict[str, Entry]:
+    def all(self) -> dict[str, Result]:
         if not self.dir.is_dir():
             return {}
         out = {}
@@ -89,6 +115,21 @@ class Ledger:
             if e:
                 out[e.student] = e
         return out
+
+    def put_rejections(self, rejections: list[Rejection]) -> None:
+        """The rejected entries of the latest upload (replacing the previous upload's)."""
+        self.ensure()
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(json.dumps(asdict(r)) + "\n" for r in rejections)
+        os.replace(tmp, self.dir / "rejected.jsonl")
+
+    def rejections(self) -> list[Rejection]:
+        try:
+            lines = (self.dir / "rejected.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [Rejection(**json.loads(line)) for line in lines if line.strip()]
 
     def write_log(self, student: str, text: str) -> Path:
         self.ensure()

@@ -25,7 +25,8 @@ def main() -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from autograder.grading.jobs import Job, Result, run_job
+    from autograder.grading.jobs import Job, run_job
+    from autograder.grading.status import FAILED, Result
 
     for line in sys.stdin:
         if not line.strip():
@@ -36,7 +37,7 @@ def main() -> int:
         except Exception as exc:  # the grader's own error: report it as this submission's failure
             import traceback
             traceback.print_exc()
-            result = Result(job.student, "FAILED", reason=f"grader error: {type(exc).__name__}: {exc}",
+            result = Result(job.student, FAILED, reason=f"grader error: {type(exc).__name__}: {exc}",
                             fingerprint=job.fingerprint)
         protocol.write(result.to_json() + "\n")
     return 0
