@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from coursekit.assignments.diffusion_policy.point_robot import check_episode_ends, check_horizons, checked_policy
-from coursekit.validate import check_tensor
+from coursekit.validate import check_episode_ends, check_horizons, check_tensor, checked_policy
 
 
 def make_windows(obs: torch.Tensor, actions: torch.Tensor, episode_ends: torch.Tensor,

@@ -12,8 +12,8 @@ import math
 import torch
 from torch import nn
 
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import ShapeError, check_heads, check_tensor
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

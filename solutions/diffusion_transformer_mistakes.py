@@ -10,7 +10,8 @@ import math
 import torch
 from torch import nn
 
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import check_heads
 from solutions.diffusion_transformer import DiTBlock, FinalLayer, modulate, timestep_embedding
 from solutions.mistakes import registry
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from coursekit.validate import (check_flow_times, check_same_shape, check_sigma_min, check_tensor,
-                                checked_velocity)
+                                checked_field)
 
 
 def per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,7 @@ def cfm_loss(model, x1: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, sigma_
     check_flow_times("t", t, x1.shape[0])
     check_same_shape("x1", x1, "eps", eps)
     check_sigma_min(sigma_min)
-    model = checked_velocity(model, "model")
+    model = checked_field(model, "model")
     ### BEGIN SOLUTION
     x_t = ot_path_sample(x1, t, eps, sigma_min)
     target = x1 - (1 - sigma_min) * eps

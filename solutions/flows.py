@@ -18,8 +18,7 @@ import math
 
 import torch
 
-from coursekit.validate import ShapeError
-from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
 
 
 def euler_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: float = 1.0,
@@ -32,9 +31,9 @@ def euler_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: fl
     starting with x0, if return_trajectory.
     """
     check_points("x0", x0)
-    check_flow_time("t0", t0)
-    check_flow_time("t1", t1)
-    check_num_steps("num_steps", num_steps)
+    check_flow_times("t0", t0, scalar=True)
+    check_flow_times("t1", t1, scalar=True)
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
     v = checked_field(v, "v")
     t0, t1 = float(t0), float(t1)
     ### BEGIN SOLUTION
@@ -62,9 +61,9 @@ def rk4_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: floa
     Same arguments and returns as ``euler_integrate``.
     """
     check_points("x0", x0)
-    check_flow_time("t0", t0)
-    check_flow_time("t1", t1)
-    check_num_steps("num_steps", num_steps)
+    check_flow_times("t0", t0, scalar=True)
+    check_flow_times("t1", t1, scalar=True)
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
     v = checked_field(v, "v")
     t0, t1 = float(t0), float(t1)
     ### BEGIN SOLUTION
@@ -93,7 +92,7 @@ def divergence(v, x: torch.Tensor, t) -> torch.Tensor:
     back on with ``torch.enable_grad()``.
     """
     check_points("x", x)
-    check_flow_time("t", t, batch=x.shape[0])
+    check_flow_times("t", t, x.shape[0], scalar=True)
     v = checked_field(v, "v")
     ### BEGIN SOLUTION
     with torch.enable_grad():
@@ -124,8 +123,8 @@ def log_density(v, x0: torch.Tensor, log_p0: torch.Tensor, num_steps: int, t1: f
                else type(log_p0).__name__)
         raise ShapeError(f"log_p0: expected one log-density per point of x0, shape ({x0.shape[0]},) "
                          f"and dtype {x0.dtype}; got {got}")
-    check_flow_time("t1", t1)
-    check_num_steps("num_steps", num_steps)
+    check_flow_times("t1", t1, scalar=True)
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
     if method not in ("euler", "rk4"):
         raise ValueError(f"method: expected 'euler' or 'rk4', got {method!r}")
     v = checked_field(v, "v")

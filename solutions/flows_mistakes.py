@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.validate import ShapeError
-from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
 from solutions.flows import divergence, euler_integrate, rk4_integrate
 from solutions.mistakes import registry
 
@@ -17,9 +16,9 @@ mistake = registry()
          "with t_k = t0 + k h, not t_k + h.", showcase=True)
 def euler_end_time(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
     check_points("x0", x0)
-    check_flow_time("t0", t0)
-    check_flow_time("t1", t1)
-    check_num_steps("num_steps", num_steps)
+    check_flow_times("t0", t0, scalar=True)
+    check_flow_times("t1", t1, scalar=True)
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
     v = checked_field(v, "v")
     t0, t1 = float(t0), float(t1)
     h = (t1 - t0) / num_steps
@@ -137,7 +136,7 @@ def rk4_k3_from_k1(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
          "i = j: take one gradient per output coordinate i and keep its i-th entry.", showcase=True)
 def divergence_all_entries(v, x, t):
     check_points("x", x)
-    check_flow_time("t", t, batch=x.shape[0])
+    check_flow_times("t", t, x.shape[0], scalar=True)
     v = checked_field(v, "v")
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)

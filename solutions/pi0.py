@@ -17,8 +17,8 @@ import math
 
 import torch
 
-from coursekit.assignments.pi0.data import check_openpi_times, check_token_count
-from coursekit.validate import ShapeError, check_flow_times, check_number, check_same_shape, check_tensor, checked_velocity
+from coursekit.validate import (ShapeError, check_count, check_flow_times, check_number, check_same_shape, check_tensor,
+                                checked_field)
 
 
 # ---------------------------------------------------------------- 1. the time distribution
@@ -28,7 +28,7 @@ def beta_variates(n: int, alpha: float, beta: float, generator: torch.Generator)
     torch's Beta sampler reads torch's global random state; we draw a seed from ``generator`` and
     sample inside ``fork_rng``, so the global state is left untouched and results are reproducible.
     """
-    check_token_count("n", n)
+    check_count("n", n, unit="samples")
     check_number("alpha", alpha, positive=True)
     check_number("beta", beta, positive=True)
     seed = int(torch.randint(0, 2**62, (), generator=generator))
@@ -68,7 +68,7 @@ def sample_time(batch_size: int, generator: torch.Generator, s: float = 0.999, a
 
     Draw u with ``beta_variates(batch_size, alpha, beta, generator)`` (one call). Returns (batch_size,) float32.
     """
-    check_token_count("batch_size", batch_size)
+    check_count("batch_size", batch_size, unit="samples")
     check_number("s", s, low=0.0, high=1.0)
     check_number("s", s, positive=True)
     ### BEGIN SOLUTION
@@ -106,7 +106,7 @@ def tau_field_from_openpi(velocity_t):
 
     With t = 1 - tau, dx/dtau = -dx/dt, so the returned field is  v(x, tau) = -v_t(x, 1 - tau).
     """
-    v_t = checked_velocity(velocity_t, "velocity_t")
+    v_t = checked_field(velocity_t, "velocity_t")
 
     def velocity(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         check_flow_times("tau", tau, x.shape[0])
@@ -122,10 +122,10 @@ def openpi_field_from_tau(velocity):
 
     With tau = 1 - t, dx/dt = -dx/dtau, so the returned field is  v_t(x, t) = -v(x, 1 - t).
     """
-    v = checked_velocity(velocity, "velocity")
+    v = checked_field(velocity, "velocity")
 
     def velocity_t(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        check_openpi_times("t", t, x.shape[0])
+        check_flow_times("t", t, x.shape[0], convention="openpi")
         ### BEGIN SOLUTION
         return -v(x, 1 - t)
         ### END SOLUTION
@@ -141,9 +141,9 @@ def blockwise_mask(num_prefix: int, num_state: int, num_actions: int) -> torch.T
     Within a block attention is bidirectional; across blocks a token sees the blocks up to its own
     and no later ones. Row i is the query token, column j the key token.
     """
-    check_token_count("num_prefix", num_prefix)
-    check_token_count("num_state", num_state)
-    check_token_count("num_actions", num_actions, minimum=1)
+    check_count("num_prefix", num_prefix, unit="tokens")
+    check_count("num_state", num_state, unit="tokens")
+    check_count("num_actions", num_actions, minimum=1, unit="tokens")
     ### BEGIN SOLUTION
     block = torch.tensor([0] * num_prefix + [1] * num_state + [2] * num_actions)   # (L,) block of each token
     return block[None, :] <= block[:, None]                                        # (L, L): key block <= query block
@@ -158,8 +158,8 @@ def euler_sample(velocity, noise: torch.Tensor, num_steps: int = 10) -> torch.Te
     step), tau passed as a (B,) tensor. Returns the actions at tau = 1, shaped like noise.
     """
     check_tensor("noise", noise, min_ndim=1, dtype=torch.float32)
-    check_token_count("num_steps", num_steps, minimum=1)
-    v = checked_velocity(velocity, "velocity")
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
+    v = checked_field(velocity, "velocity")
     ### BEGIN SOLUTION
     dt = 1.0 / num_steps
     x = noise
@@ -177,8 +177,8 @@ def euler_sample_openpi(velocity_t, noise: torch.Tensor, num_steps: int = 10) ->
     of each step), t passed as a (B,) tensor; x <- x + dt * velocity_t(x, t). Returns x at t = 0.
     """
     check_tensor("noise", noise, min_ndim=1, dtype=torch.float32)
-    check_token_count("num_steps", num_steps, minimum=1)
-    v_t = checked_velocity(velocity_t, "velocity_t")
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
+    v_t = checked_field(velocity_t, "velocity_t")
     ### BEGIN SOLUTION
     dt = -1.0 / num_steps
     x = noise

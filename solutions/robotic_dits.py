@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import ShapeError, check_heads, check_key_mask, check_tensor
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

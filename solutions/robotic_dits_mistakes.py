@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import check_heads
 from solutions.mistakes import registry
 from solutions.robotic_dits import rms_norm
 

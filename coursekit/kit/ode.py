@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.validate import check_tensor, checked_velocity
+from coursekit.validate import check_tensor, checked_field
 
 METHODS = ("euler", "midpoint")
 
@@ -34,7 +34,7 @@ def integrate(field, x0: torch.Tensor, num_steps: int, method: str = "euler", t0
     check_tensor("x0", x0, min_ndim=1, dtype=torch.float32)
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
-    v = checked_velocity(field, "field")
+    v = checked_field(field, "field")
     times = time_grid(num_steps, t0, t1)
     x, trajectory = x0, [x0]
     batch = x0.shape[0]

@@ -14,19 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.validate import ShapeError, check_tensor
-
-
-def check_heads(hidden_size: int, num_heads: int) -> None:
-    """Multi-head attention splits the hidden size evenly between the heads."""
-    if num_heads < 1 or hidden_size % num_heads:
-        raise ShapeError(f"hidden_size: expected a multiple of num_heads = {num_heads}, got {hidden_size}")
-
-
-def check_key_mask(name: str, mask, batch: int, length: int) -> None:
-    """A key mask is (B, M) bool, True where a key may be attended to."""
-    if mask is not None:
-        check_tensor(name, mask, shape=(batch, length), dtype=torch.bool)
+from coursekit.validate import check_heads, check_key_mask, check_tensor
 
 
 class SelfAttention(nn.Module):

@@ -43,9 +43,8 @@ import torch
 from torch import nn
 
 from coursekit.checks.visible import checker
-from coursekit.assignments.diffusion_policy.point_robot import check_episode_ends, check_horizons, checked_policy
 from coursekit.checks.runtime import skip_experiments_when_autograding
-from coursekit.validate import check_tensor
+from coursekit.validate import check_episode_ends, check_horizons, check_tensor, checked_policy
 
 check = checker("03_diffusion_policy")
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them

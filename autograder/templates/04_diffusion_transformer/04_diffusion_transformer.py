@@ -38,8 +38,8 @@ from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
 from coursekit.checks.runtime import skip_experiments_when_autograding
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import ShapeError, check_heads, check_tensor
 
 check = checker("04_diffusion_transformer")
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them

@@ -33,8 +33,8 @@ from torch import nn
 
 from coursekit.checks.visible import checker
 from coursekit.checks.runtime import skip_experiments_when_autograding
-from coursekit.kit.transformer import Mlp, SelfAttention, check_heads, check_key_mask
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.kit.transformer import Mlp, SelfAttention
+from coursekit.validate import ShapeError, check_heads, check_key_mask, check_tensor
 
 check = checker("05_robotic_dits")
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them

@@ -41,8 +41,7 @@ import math
 import torch
 
 from coursekit.checks.visible import checker
-from coursekit.validate import ShapeError
-from coursekit.assignments.flows.vector_fields import check_flow_time, check_num_steps, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
 
 check = checker("06_normalizing_flows")
 torch.manual_seed(0);

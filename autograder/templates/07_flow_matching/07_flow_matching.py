@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
 from coursekit.checks.runtime import skip_experiments_when_autograding
-from coursekit.validate import check_flow_times, check_same_shape, check_sigma_min, check_tensor, checked_velocity
+from coursekit.validate import check_flow_times, check_same_shape, check_sigma_min, check_tensor, checked_field
 
 check = checker("07_flow_matching")
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them

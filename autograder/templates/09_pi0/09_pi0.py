@@ -50,9 +50,9 @@ import torch
 from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
-from coursekit.assignments.pi0.data import check_openpi_times, check_token_count
 from coursekit.checks.runtime import skip_experiments_when_autograding
-from coursekit.validate import ShapeError, check_flow_times, check_number, check_same_shape, check_tensor, checked_velocity
+from coursekit.validate import (ShapeError, check_count, check_flow_times, check_number, check_same_shape, check_tensor,
+                                checked_field)
 
 check = checker("09_pi0")
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them

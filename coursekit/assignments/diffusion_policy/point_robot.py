@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.validate import check_tensor
 
 START = (50.0, 14.0)
 GOAL = (50.0, 90.0)
@@ -209,55 +209,3 @@ def summary(observations: torch.Tensor, actions: torch.Tensor) -> dict:
             "left": float((out["side"] == -1).sum()) / n, "right": float((out["side"] == 1).sum()) / n,
             "steps": float(out["steps"][ok].float().mean()) if bool(ok.any()) else float("nan"),
             "final_distance": float(out["final_distance"].mean())}
-
-
-def check_horizons(To: int, Tp: int, Ta: int) -> None:
-    """Observation, prediction and action horizons: To >= 1, Ta >= 1 and To - 1 + Ta <= Tp.
-
-    The chunk predicted at time t covers steps t - To + 1 .. t - To + Tp; the executed actions
-    t .. t + Ta - 1 (chunk indices To - 1 .. To + Ta - 2) must lie inside it.
-    """
-    for name, value in (("To", To), ("Tp", Tp), ("Ta", Ta)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    if To - 1 + Ta > Tp:
-        raise ShapeError(f"Ta: the executed actions (chunk indices To-1 .. To+Ta-2 = {To - 1} .. {To + Ta - 2}) "
-                         f"must fit in the predicted chunk of Tp = {Tp} steps; expected Ta <= Tp - To + 1 = "
-                         f"{Tp - To + 1}, got Ta = {Ta}")
-
-
-def check_episode_ends(episode_ends, num_rows: int) -> None:
-    """Cumulative episode ends: a 1-D int64 tensor, strictly increasing, the last equal to num_rows."""
-    check_tensor("episode_ends", episode_ends, ndim=1, dtype=torch.int64)
-    if len(episode_ends) == 0 or int(episode_ends[-1]) != num_rows:
-        last = int(episode_ends[-1]) if len(episode_ends) else "nothing"
-        raise ShapeError(f"episode_ends: expected cumulative episode ends whose last entry is the number of rows "
-                         f"({num_rows}), got {last}")
-    steps = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int64), episode_ends]))
-    if bool((steps <= 0).any()):
-        raise ShapeError(f"episode_ends: expected strictly increasing positive ends (no empty episode), "
-                         f"got {episode_ends.tolist()}")
-
-
-def checked_policy(policy, To: int, Ta: int):
-    """Wrap a chunking policy so that a wrong call or a wrong chunk is reported by name.
-
-    The wrapped policy must be called with a history (B, To, obs_dim) and must return a float32
-    chunk (B, Tp, act_dim) long enough to execute Ta actions from index To - 1 (Tp >= To - 1 + Ta).
-    """
-    if not callable(policy):
-        raise TypeError(f"policy: expected a function history (B, To, obs_dim) -> chunk (B, Tp, act_dim), "
-                        f"got {type(policy).__name__}")
-
-    def call(history: torch.Tensor) -> torch.Tensor:
-        if not isinstance(history, torch.Tensor) or history.ndim != 3 or history.shape[1] != To:
-            got = tuple(history.shape) if isinstance(history, torch.Tensor) else type(history).__name__
-            raise ShapeError(f"policy: expected to be called with a history of shape (B, To={To}, obs_dim), got {got}")
-        chunk = policy(history)
-        check_tensor("policy(history)", chunk, ndim=3, dtype=torch.float32)
-        if chunk.shape[0] != history.shape[0] or chunk.shape[1] < To - 1 + Ta:
-            raise ShapeError(f"policy(history): expected a chunk of shape (B={history.shape[0]}, Tp >= To - 1 + Ta = "
-                             f"{To - 1 + Ta}, act_dim), got {tuple(chunk.shape)}")
-        return chunk
-
-    return call

@@ -7,9 +7,6 @@ a Python float, a 0-d tensor, or a tensor of shape ``(N,)`` (one time per sample
 
 What is here:
 
-* input validation for ODE solvers (:func:`check_points`, :func:`check_flow_time`,
-  :func:`check_num_steps`) and :func:`checked_field`, which wraps a field so that a wrong
-  output (shape, dtype, non-finite values) is reported with the field's name;
 * fields with closed-form flows: :class:`SpiralField` (rotation plus a time-varying scaling)
   and :class:`LinearField` (``v = A x``), and what they do to a Gaussian;
 * :class:`ToyField`, a seeded smooth nonlinear time-dependent field for the checks, and
@@ -19,81 +16,7 @@ What is here:
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import torch
-
-from coursekit.validate import ShapeError, check_tensor
-
-FLOAT_DTYPES = (torch.float32, torch.float64)
-
-
-# ---------------------------------------------------------------- validation
-def check_points(name: str, x) -> None:
-    """A batch of points: a float32 or float64 tensor of shape (N, D) with N, D >= 1."""
-    check_tensor(name, x, ndim=2, dtype=FLOAT_DTYPES)
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ShapeError(f"{name}: expected shape (N, D) with N, D >= 1, got {tuple(x.shape)}")
-
-
-def check_flow_time(name: str, t, batch: int | None = None) -> None:
-    """Flow-matching time: a number, or a float tensor of shape () or (batch,), all values in [0, 1].
-
-    Raises ShapeError for a wrong type or shape (for instance a time batch that does not match
-    the points), ValueError for a value outside [0, 1].
-    """
-    if isinstance(t, bool) or not isinstance(t, (int, float, torch.Tensor)):
-        raise ShapeError(f"{name}: expected a float in [0, 1], got {type(t).__name__}")
-    if isinstance(t, torch.Tensor):
-        if not t.is_floating_point():
-            raise ShapeError(f"{name}: expected a float tensor, got dtype {t.dtype}")
-        if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != batch):
-            want = "a float or a tensor of shape ()" + (f" or ({batch},), one time per sample" if batch else "")
-            raise ShapeError(f"{name}: expected {want}; got shape {tuple(t.shape)}")
-        if t.numel() == 0:
-            raise ShapeError(f"{name}: expected at least one time, got an empty tensor")
-        lo, hi = float(t.min()), float(t.max())
-    else:
-        lo = hi = float(t)
-    if not (0.0 <= lo <= hi <= 1.0):  # also rejects nan
-        got = f"{lo:.4g}" if lo == hi else f"values from {lo:.4g} to {hi:.4g}"
-        raise ValueError(f"{name}: expected flow-matching time in [0, 1] (t = 0 noise, t = 1 data), got {got}")
-
-
-def check_num_steps(name: str, n) -> None:
-    """A positive integer number of solver steps."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name}: expected a positive integer number of steps, got {n!r}")
-
-
-class CheckedField:
-    """A field wrapped so that every call checks what it returns (see :func:`checked_field`)."""
-
-    def __init__(self, v: Callable, name: str):
-        self.v, self.name = v, name
-
-    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
-        out = self.v(x, t)
-        if not isinstance(out, torch.Tensor):
-            raise ShapeError(f"{self.name} returned a {type(out).__name__}; expected a torch.Tensor "
-                             f"of shape {tuple(x.shape)} (the shape of x)")
-        if out.shape != x.shape:
-            raise ShapeError(f"{self.name} returned shape {tuple(out.shape)}; expected {tuple(x.shape)}, "
-                             f"the shape of the points x it was given")
-        if out.dtype != x.dtype:
-            raise ShapeError(f"{self.name} returned dtype {out.dtype}; expected {x.dtype}, the dtype of x")
-        if not bool(torch.isfinite(out).all()):
-            raise ValueError(f"{self.name} returned non-finite values (nan or inf) at t = {t}")
-        return out
-
-
-def checked_field(v: Callable, name: str = "v") -> CheckedField:
-    """``v`` wrapped so that a wrong output raises an error naming ``name`` (wrapping twice is a no-op)."""
-    if isinstance(v, CheckedField):
-        return v
-    if not callable(v):
-        raise TypeError(f"{name}: expected a vector field v(x, t), got {type(v).__name__}")
-    return CheckedField(v, name)
 
 
 # ---------------------------------------------------------------- helpers

@@ -13,7 +13,7 @@ The observation has the three parts of pi0's input (Black et al. 2024):
   * ``state``  (B, 2): the robot's position (proprioception).
 
 Also here: the measures of the experiment (nearest-task accuracy, per-task mean-trajectory error,
-start error) and the input checks shared by the pi0 code, in the style of ``coursekit.validate``.
+start error).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 
 from coursekit.kit.trajectories import CLASS_NAMES, class_prototypes, class_trajectories, nearest_class
-from coursekit.validate import ShapeError, check_tensor
+from coursekit.validate import check_count, check_tensor
 
 TASKS = CLASS_NAMES                  # ("left turn", "right turn", "straight", "S-curve")
 NUM_TASKS = len(TASKS)
@@ -35,25 +35,6 @@ IMAGE_SIZE, IMAGE_EXTENT = 16, 2.0   # a 16 x 16 picture of the square [-2, 2]^2
 VOCAB = ("<pad>", "turn", "left", "right", "go", "straight", "draw", "an", "s-curve")
 INSTRUCTIONS = ("turn left", "turn right", "go straight", "draw an s-curve")
 INSTRUCTION_LENGTH = 4
-
-
-# ---------------------------------------------------------------- input checks (style of coursekit.validate)
-def check_token_count(name: str, value, minimum: int = 0) -> None:
-    """A number of tokens: a plain int >= minimum (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an integer number of tokens, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected a number of tokens >= {minimum}, got {value}")
-
-
-def check_openpi_times(name: str, t, batch: int) -> None:
-    """openpi's reversed time: float32 of shape (batch,), values in [0, 1] with t = 1 noise, t = 0 data."""
-    check_tensor(name, t, shape=(batch,), dtype=torch.float32)
-    if t.numel() and not bool(torch.isfinite(t).all()):
-        raise ShapeError(f"{name}: expected finite times in [0, 1], got nan or inf")
-    if t.numel() and (float(t.min()) < 0 or float(t.max()) > 1):
-        raise ShapeError(f"{name}: expected openpi times in [0, 1] (t = 1 is noise, t = 0 is data), "
-                         f"got min {float(t.min()):.4g}, max {float(t.max()):.4g}")
 
 
 # ---------------------------------------------------------------- data
@@ -99,7 +80,7 @@ def make_episodes(n: int, generator: torch.Generator, horizon: int = HORIZON,
     task, relative to the robot's position (it starts near (0, 0)); the robot stands anywhere in
     [-0.5, 0.5]^2, and ``chunk + state[:, None]`` are the positions it visits.
     """
-    check_token_count("n", n)
+    check_count("n", n, unit="samples")
     if task is not None:
         check_tensor("task", task, shape=(n,), dtype=torch.int64)
     traj, task = class_trajectories(n, generator, horizon, task)                          # (n, H, 2), (n,)
