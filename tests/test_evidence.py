@@ -1,0 +1,277 @@
+"""Every experiment bar in the course separates right from wrong: the trained reference passes it and each
+negative control fails it.
+
+Each test trains what the notebook trains, with the reference solutions in place of the learner's
+functions and the notebook's seeds and budgets (``SETTINGS`` pins, per assignment, the lines of the
+template that fix them, so the two cannot drift apart silently), and judges it with the bar function the
+notebook asserts (``coursekit.kit.evidence``). The controls: the untrained model; for mixtures a ring,
+seven of eight modes, blobs four times too wide and a moment-matched Gaussian; for labelled samples
+their analogues (the average of the labels, one label only, four times the spread, a moment-matched
+Gaussian); for policies the regression baseline.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from coursekit.kit import evidence
+from coursekit.kit.data import eight_gaussians
+from coursekit.kit.models import ContinuousTimeMLP, TimeConditionedMLP
+from coursekit.kit.ode import integrate
+from coursekit.kit.train import train
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "autograder" / "templates"
+
+SETTINGS = {
+    "02_ddpm": ["T = 100", "betas = linear_beta_schedule(T, 1e-4, 0.2)",
+                "train(model, loss_on_batch, data, steps=2000, batch_size=512, lr=1e-2",
+                "ddpm_sample(model, (1000, 2), betas, alpha_bar, torch.Generator().manual_seed(2))",
+                "ddim_sample(model, (1000, 2), alpha_bar, 20, torch.Generator().manual_seed(2))",
+                "mixture_controls(1000, torch.Generator().manual_seed(3))"],
+    "07_flow_matching": ["SIGMA_MIN = 0.05", "train(model, loss_on_batch, data, steps=1500, batch_size=512, lr=1e-2",
+                         "mixture_controls(1000, torch.Generator().manual_seed(3))"],
+    "08_diffusion_and_ot_paths": ["T_MAX = 0.999",
+                                  "make_loss(fields[kind], kind), data, steps=1500, batch_size=512, lr=1e-2",
+                                  "mixture_controls(1000, torch.Generator().manual_seed(3))"],
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)      # as the notebooks do; also the fastest for these tiny models
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("assignment", sorted(SETTINGS))
+def test_the_notebook_uses_these_settings(assignment):
+    text = (TEMPLATES / assignment / f"{assignment}.py").read_text()
+    missing = [line for line in SETTINGS[assignment] if line not in text]
+    assert not missing, f"{assignment}: the template no longer says {missing}; update this test's runs to match"
+
+
+# ---------------------------------------------------------------- mixtures: 02, 07, 08
+
+DATA = eight_gaussians(4000, torch.Generator().manual_seed(0))
+HELD_OUT = eight_gaussians(1000, torch.Generator().manual_seed(1))
+CONTROLS = evidence.mixture_controls(1000, torch.Generator().manual_seed(3))
+THRESHOLD = evidence.calibrated_threshold(HELD_OUT, CONTROLS)
+
+
+def mixture_verdict(x, name):
+    return evidence.mixture_bar(x, HELD_OUT, evidence.eight_gaussian_centres(), THRESHOLD, name=name)
+
+
+def ddpm_run():
+    from solutions import ddpm as D
+    T = 100
+    betas = D.linear_beta_schedule(T, 1e-4, 0.2)
+    alpha_bar = D.compute_alpha_bar(betas)
+    torch.manual_seed(0)
+    model = TimeConditionedMLP(num_steps=T)
+
+    def loss_on_batch(x0, g):
+        t = torch.randint(0, T, (len(x0),), generator=g)
+        return D.ddpm_loss(model, x0, t, alpha_bar, torch.randn(x0.shape, generator=g))
+
+    with torch.no_grad():
+        untrained = D.ddpm_sample(model, (1000, 2), betas, alpha_bar, torch.Generator().manual_seed(2))
+    train(model, loss_on_batch, DATA, steps=2000, batch_size=512, lr=1e-2, desc="eps-model")
+    with torch.no_grad():
+        return {"untrained": untrained,
+                "DDPM, 100 steps": D.ddpm_sample(model, (1000, 2), betas, alpha_bar, torch.Generator().manual_seed(2)),
+                "DDIM, 20 steps": D.ddim_sample(model, (1000, 2), alpha_bar, 20, torch.Generator().manual_seed(2))}
+
+
+def flow_matching_run():
+    from solutions import flow_matching as F
+    torch.manual_seed(0)
+    model = ContinuousTimeMLP()
+
+    def loss_on_batch(x1, g):
+        return F.cfm_loss(model, x1, torch.rand(len(x1), generator=g), torch.randn(x1.shape, generator=g), 0.05)
+
+    def sample(field, num_steps):
+        return integrate(field, torch.randn(1000, 2, generator=torch.Generator().manual_seed(2)), num_steps)
+
+    with torch.no_grad():
+        untrained = sample(model, 32)
+    train(model, loss_on_batch, DATA, steps=1500, batch_size=512, lr=1e-2, desc="CFM")
+    with torch.no_grad():
+        return {"untrained": untrained, "CFM, 32 steps": sample(model, 32)}
+
+
+def ot_paths_run():
+    from solutions import flow_matching as F
+    from solutions import ot_paths as P
+
+    def make_loss(model, kind):
+        def loss_on_batch(x1, g):
+            eps = torch.randn(x1.shape, generator=g)
+            if kind == "OT":
+                t = torch.rand(len(x1), generator=g)
+                x_t = F.per_sample(t, x1) * x1 + F.per_sample(1 - t, x1) * eps
+                return ((model(x_t, t) - (x1 - eps)) ** 2).mean()
+            t = 0.999 * torch.rand(len(x1), generator=g)
+            x_t = P.vp_path_sample(x1, t, eps)
+            return ((model(x_t, t) - P.vp_conditional_field(x_t, x1, t)) ** 2).mean()
+        return loss_on_batch
+
+    noise = torch.randn(1000, 2, generator=torch.Generator().manual_seed(2))
+    out = {}
+    with torch.no_grad():
+        out["untrained"] = integrate(ContinuousTimeMLP(), noise, 32)
+    for kind in ("OT", "VP"):
+        torch.manual_seed(0)
+        field = ContinuousTimeMLP()
+        train(field, make_loss(field, kind), DATA, steps=1500, batch_size=512, lr=1e-2, desc=kind)
+        with torch.no_grad():
+            out[f"{kind}, 64 steps"] = integrate(field, noise, 64)
+    return out
+
+
+MIXTURE_RUNS = {"02_ddpm": ddpm_run, "07_flow_matching": flow_matching_run, "08_diffusion_and_ot_paths": ot_paths_run}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_mixture_controls_fail_the_bar(name):
+    verdict = mixture_verdict(CONTROLS[name], name)
+    assert not verdict, str(verdict)
+
+
+def test_fresh_data_passes_the_mixture_bar():
+    verdict = mixture_verdict(eight_gaussians(1000, torch.Generator().manual_seed(8)), "fresh data")
+    assert verdict, str(verdict)
+
+
+def test_energy_distance_alone_was_fooled():
+    """Why the bar looks at modes: the old bar (energy distance < 0.05) accepted every wrong answer but one."""
+    from coursekit.kit.metrics import energy_distance
+    fooled = [name for name, x in CONTROLS.items() if energy_distance(x, HELD_OUT) < 0.05]
+    assert {"ring", "seven of eight modes", "blobs 4x wide"} <= set(fooled)
+
+
+@pytest.mark.parametrize("assignment", sorted(MIXTURE_RUNS))
+def test_mixture_reference_passes_and_untrained_fails(assignment):
+    samples = MIXTURE_RUNS[assignment]()
+    verdicts = {name: mixture_verdict(x, name) for name, x in samples.items()}
+    report = "\n".join(map(str, verdicts.values()))
+    assert not verdicts.pop("untrained"), report
+    assert all(verdicts.values()), report
+
+
+# ---------------------------------------------------------------- policies: 03
+
+SETTINGS["03_diffusion_policy"] = [
+    "demos = expert_demos(100, torch.Generator().manual_seed(0))",
+    "To, Tp, Ta, T, STEPS, BATCH, LR = 2, 16, 8, 100, 400, 64, 3e-3",
+    "starts = start_positions(64, torch.Generator().manual_seed(1))",
+    "receding_horizon(policy, step, starts, To, Ta, num_steps=60)",
+    "DiffusionPolicy(net, normalizer, alpha_bar, num_steps=10, seed=0)",
+]
+
+
+def test_policy_bar_reference_passes_and_baselines_fail():
+    from coursekit.assignments.diffusion_policy.point_robot import (Normalizer, expert_demos, start_positions, step,
+                                                                     summary)
+    from coursekit.assignments.diffusion_policy.policies import (ActionConvNet, DiffusionPolicy, RegressionPolicy,
+                                                                 diffusion_loss, regression_loss)
+    from coursekit.kit.diffusion import cosine_alpha_bar
+    from solutions.diffusion_policy import ConditionalResidualBlock1D, make_windows, receding_horizon
+
+    To, Tp, Ta, T, STEPS, BATCH, LR = 2, 16, 8, 100, 400, 64, 3e-3
+    demos = expert_demos(100, torch.Generator().manual_seed(0))
+    normalizer = Normalizer.fit(demos.obs, demos.actions)
+    obs_w, act_w = make_windows(normalizer.normalize(demos.obs), normalizer.normalize(demos.actions),
+                                demos.episode_ends, To, Tp, Ta)
+    alpha_bar = cosine_alpha_bar(T)
+
+    def fit(kind):
+        torch.manual_seed(0)
+        net = ActionConvNet(ConditionalResidualBlock1D, To=To, horizon=Tp)
+        if kind == "untrained":
+            return DiffusionPolicy(net, normalizer, alpha_bar, num_steps=10, seed=0)
+        if kind == "diffusion":
+            loss_fn = lambda idx, g: diffusion_loss(net, obs_w[idx], act_w[idx], alpha_bar, g)
+        else:
+            loss_fn = lambda idx, g: regression_loss(net, obs_w[idx], act_w[idx])
+        train(net, loss_fn, torch.arange(len(obs_w)), steps=STEPS, batch_size=BATCH, lr=LR, desc=kind)
+        return DiffusionPolicy(net, normalizer, alpha_bar, num_steps=10, seed=0) if kind == "diffusion" \
+            else RegressionPolicy(net, normalizer)
+
+    starts = start_positions(64, torch.Generator().manual_seed(1))
+    verdicts = {kind: evidence.policy_bar(summary(*receding_horizon(fit(kind), step, starts, To, Ta, num_steps=60)),
+                                          name=kind)
+                for kind in ("diffusion", "regression", "untrained")}
+    report = "\n".join(map(str, verdicts.values()))
+    assert verdicts["diffusion"], report
+    assert not verdicts["regression"] and not verdicts["untrained"], report
+
+
+def test_policy_bar_rejects_a_policy_that_lost_a_mode():
+    assert not evidence.policy_bar({"success": 1.0, "left": 1.0, "right": 0.0})
+    assert evidence.policy_bar({"success": 0.9, "left": 0.45, "right": 0.45})
+
+
+# ---------------------------------------------------------------- labelled samples: 09 (tasks)
+
+SETTINGS["09_pi0"] = [
+    "actions, state, task = make_episodes(4096, torch.Generator().manual_seed(0))",
+    "model = ToyPi0(seed=0)",
+    "losses = train(model, loss_on_batch, index, steps=800, batch_size=16, lr=5e-3",
+    "test_task = torch.arange(len(TASKS)).repeat_interleave(64)",
+    "make_episodes(len(test_task), torch.Generator().manual_seed(5), task=test_task)",
+    "noise = torch.randn(test_actions.shape, generator=torch.Generator().manual_seed(6))",
+    "labelled_controls(test_actions, test_task, test_task, torch.Generator().manual_seed(7))",
+]
+
+
+def pi0_run():
+    from coursekit.assignments.pi0.data import HORIZON, TASKS, make_episodes, observe, task_prototypes
+    from coursekit.assignments.pi0.model import ToyPi0, precompute_prefix, sample_with_cache
+    from coursekit.kit.trajectories import nearest_class
+    from solutions import pi0 as S
+
+    actions, state, task = make_episodes(4096, torch.Generator().manual_seed(0))
+    model = ToyPi0(seed=0)
+    untrained = copy.deepcopy(model)
+    P = model.num_prefix
+    mask = S.blockwise_mask(P, model.num_state, HORIZON)
+    prefix_kv = precompute_prefix(model, state, task, mask[:P, :P])
+
+    def loss_on_batch(rows, g):
+        i = rows[:, 0].long()
+        tau = S.sample_time(len(i), g)
+        eps = torch.randn(actions[i].shape, generator=g)
+        cache = [(k[i], v[i]) for k, v in prefix_kv]
+        v = model.velocity_cached(cache, state[i], S.noisy_actions(actions[i], eps, tau), tau, mask[P:],
+                                  S.cached_suffix_attention)
+        return ((v - S.target_velocity(actions[i], eps)) ** 2).mean()
+
+    index = torch.arange(len(actions), dtype=torch.float32)[:, None]
+    train(model, loss_on_batch, index, steps=800, batch_size=16, lr=5e-3, desc="action expert")
+    test_task = torch.arange(len(TASKS)).repeat_interleave(64)
+    test_actions, test_state, _ = make_episodes(len(test_task), torch.Generator().manual_seed(5), task=test_task)
+    noise = torch.randn(test_actions.shape, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        samples = {name: sample_with_cache(m, observe(test_state, test_task), noise, mask, S.cached_suffix_attention,
+                                           S.euler_sample) for name, m in (("untrained", untrained), ("trained", model))}
+    samples.update(evidence.labelled_controls(test_actions, test_task, test_task, torch.Generator().manual_seed(7)))
+    classify = lambda x: nearest_class(x, task_prototypes(x.shape[1]))
+    return {name: evidence.labelled_bar(x, test_task, test_actions, test_task, classify, name=name)
+            for name, x in samples.items()}
+
+
+LABELLED_RUNS = {"09_pi0": pi0_run}
+
+
+@pytest.mark.parametrize("assignment", sorted(LABELLED_RUNS))
+def test_labelled_reference_passes_and_controls_fail(assignment):
+    verdicts = LABELLED_RUNS[assignment]()
+    report = "\n".join(map(str, verdicts.values()))
+    assert verdicts.pop("trained"), report
+    assert not any(verdicts.values()), report
