@@ -4,9 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autograder import build as build_mod
-from autograder import release as release_mod
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
@@ -27,10 +24,13 @@ def main(argv=None) -> int:
             if not (args.root / "source" / args.assignment).is_dir():  # a course root's own assignment
                 parser.error(str(exc).strip("'\""))
         return grade_command.main(args)
-    names = args.assignments or build_mod.assignments()
-    for name in names:
-        if name not in build_mod.assignments():
-            parser.error(f"unknown assignment {name!r}; known: {', '.join(build_mod.assignments())}")
+    from autograder import build as build_mod  # grading needs neither the build nor solutions/
+    from autograder import release as release_mod
+    from coursekit.registry import get
+    try:  # short names ("ddpm") or folders ("02_ddpm")
+        names = [get(name).folder for name in args.assignments] or build_mod.assignments()
+    except KeyError as exc:
+        parser.error(str(exc).strip("'\""))
     for name in names:
         for path in build_mod.build(name):
             print(f"built {path}")

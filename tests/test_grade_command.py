@@ -7,6 +7,12 @@ One course, one LMS-style zip (flat file names), a roster with a student who sub
    GRADED 0, a crashed submission and a non-notebook as FAILED with their reasons, and the
    absent student as MISSING; its workers and sandboxes died with the killed run;
 3. the third run is a no-op with the same CSV (idempotent).
+
+The zip is as LMS zips come: besides the class's notebooks it holds an entry whose path climbs out
+of the extraction folder (zip-slip), one with an absolute path, a damaged member (bad CRC), a file
+that is not a notebook and an older attempt of a student. Each is REJECTED with its reason, in the
+summary and the CSV, and the rest of the class is graded (stock nbgrader zip_collect stopped at the
+first one with a traceback).
 """
 from __future__ import annotations
 
@@ -61,6 +67,36 @@ def alive(pid: int) -> bool:
         return False
 
 
+#: Entries an LMS zip may hold that must not be graded, and the words their rejection must use.
+BAD_ENTRIES = {"../../mallory_02_ddpm.ipynb": "", "/etc/oscar_02_ddpm.ipynb": "", "frank_02_ddpm.ipynb": "",
+               "grace_02_ddpm.pdf": "%PDF-1.4 not a notebook", "alice_attempt_2026-10-30_02_ddpm.ipynb": ""}
+REJECTED_BECAUSE = {"../../mallory_02_ddpm.ipynb": ("mallory", "goes up ('..') out of the extraction folder"),
+                    "/etc/oscar_02_ddpm.ipynb": ("oscar", "an absolute path"),
+                    "frank_02_ddpm.ipynb": ("frank", "damaged or unreadable in the upload"),
+                    "grace_02_ddpm.pdf": ("", "not a notebook of this assignment (02_ddpm.ipynb)"),
+                    "alice_attempt_2026-10-30_02_ddpm.ipynb": (
+                        "alice", "an older copy of alice's 02_ddpm.ipynb: graded 'alice_attempt_2026-11-01_02_ddpm.ipynb'")}
+
+
+def damage(archive: Path, member: str) -> None:
+    """Flip bytes in the middle of a member's compressed data (its CRC no longer matches)."""
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo(member)
+    data = bytearray(archive.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    middle = start + info.compress_size // 2
+    data[middle:middle + 4] = bytes(b ^ 0xFF for b in data[middle:middle + 4])
+    archive.write_bytes(bytes(data))
+
+
+def read_csv(path: Path) -> tuple[dict, list]:
+    """(student -> row of a graded, failed or missing student, the REJECTED rows)."""
+    with open(path) as f:
+        table = list(csv.DictReader(f))
+    return ({r["student_id"]: r for r in table if r["status"] != "REJECTED"},
+            [r for r in table if r["status"] == "REJECTED"])
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     require_sandbox()
@@ -77,9 +113,13 @@ def runs(tmp_path_factory):
         "erin_02_ddpm.ipynb": trimmed(filled(release, A, overrides={showcase.function: showcase.source()})),
     }
     archive = base / "lms-download.zip"
-    with zipfile.ZipFile(archive, "w") as z:
+    good = nbformat.writes(subs["alice_attempt_2026-11-01_02_ddpm.ipynb"])
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for name, nb in subs.items():
             z.writestr(name, nb if isinstance(nb, str) else nbformat.writes(nb))
+        for name, text in BAD_ENTRIES.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 10, 30, 9, 0, 0)), text or good)
+    damage(archive, "frank_02_ddpm.ipynb")
     roster = base / "roster.csv"
     roster.write_text("id,first_name,last_name,email\n" + "".join(
         f"{s},{s.title()},Doe,{s}@example.org\n" for s in ["alice", "bob", "carol", "dave", "erin", "ghost"]))
@@ -110,10 +150,9 @@ def runs(tmp_path_factory):
                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1200)
         assert proc.returncode == 0, proc.stderr[-3000:]
         csv_path = root / "exports" / f"{A}-grades.csv"
-        with open(csv_path) as f:
-            out[key] = {"stdout": proc.stdout, "stderr": proc.stderr, "csv": csv_path.read_text(),
-                        "rows": {r["student_id"]: r for r in csv.DictReader(f)},
-                        "ledger": {p.stem: json.loads(p.read_text()) for p in ledger.glob("*.json")}}
+        rows, rejected = read_csv(csv_path)
+        out[key] = {"stdout": proc.stdout, "stderr": proc.stderr, "csv": csv_path.read_text(), "rows": rows,
+                    "rejected": rejected, "ledger": {p.stem: json.loads(p.read_text()) for p in ledger.glob("*.json")}}
     return out
 
 
@@ -164,3 +203,42 @@ def test_feedback_exists_for_graded_submissions_only(runs):
     html = (fb / "erin" / A / f"{A}.html").read_text()
     assert runs["showcase"].label in html.replace("&#39;", "'").replace("&quot;", '"')
     assert "BEGIN HIDDEN TESTS" not in html and "record_outputs" not in html
+
+
+def test_unsafe_and_unreadable_zip_entries_are_rejected_one_by_one(runs):
+    rejected = {r["reason"].split(": ", 1)[0]: r for r in runs["second"]["rejected"]}
+    assert set(rejected) == {f"upload entry {name!r}" for name in BAD_ENTRIES}
+    for name, (student, words) in REJECTED_BECAUSE.items():
+        row = rejected[f"upload entry {name!r}"]
+        assert row["student_id"] == student and words in row["reason"], row
+        assert row["score"] == "" and row["assignment"] == A
+    table = runs["second"]["stdout"]
+    for name in BAD_ENTRIES:
+        assert any("REJECTED" in line and repr(name)[:20] in line for line in table.splitlines()), (name, table)
+    assert "5 upload entries rejected" in table
+    assert not list(runs["root"].parent.rglob("mallory_02_ddpm.ipynb")) and not Path("/etc/oscar_02_ddpm.ipynb").exists()
+    assert not (runs["root"] / "submitted" / "mallory").exists() and not (runs["root"] / "submitted" / "frank").exists()
+    assert runs["third"]["rejected"] == runs["second"]["rejected"]
+
+
+def test_upload_rejects_links_and_zip_bombs_without_reading_them(tmp_path):
+    """The checks of autograder.grading.upload on their own: a symbolic link in a folder upload
+    (it could point at the grader's files) and an entry that would unpack to more than a notebook."""
+    from autograder.grading.upload import MAX_ENTRY_MB, unpack
+    folder = tmp_path / "upload"
+    (folder / "alice").mkdir(parents=True)
+    (folder / "alice" / "02_ddpm.ipynb").write_text("{}")
+    (folder / "bob").mkdir()
+    (folder / "bob" / "02_ddpm.ipynb").symlink_to(REPO_ROOT / "solutions" / "ddpm.py")
+
+    def match(path):
+        parts = path.split("/")
+        return (parts[0], parts[-1]) if parts[-1] == "02_ddpm.ipynb" else None
+    written, rejected = unpack(folder, tmp_path / "out1", match, ["02_ddpm.ipynb"])
+    assert written == ["alice/02_ddpm.ipynb"]
+    assert [(r.entry, r.student, r.reason) for r in rejected] == [("bob/02_ddpm.ipynb", "bob", "a symbolic link, not a file")]
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("carol/02_ddpm.ipynb", b"\0" * ((MAX_ENTRY_MB + 1) * 2**20))
+    written, rejected = unpack(bomb, tmp_path / "out2", match, ["02_ddpm.ipynb"])
+    assert written == [] and "too large: 101 MB uncompressed" in rejected[0].reason
