@@ -15,7 +15,8 @@ each solution has one source of truth:
         -> a code cell with that helper's source, given to learners as is.
 
 The build also writes the assignment's check data (the registry's ``fixture`` path): expected
-outputs and the outputs of the named mistakes on the visible check inputs.
+outputs and the outputs of the named mistakes on the visible check inputs; and the cosine
+schedules later assignments use, as numbers (``coursekit/kit/schedules.pt``).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import torch
 from autograder import SOURCE, TEMPLATES
 from coursekit.checks.cases import VISIBLE_SEEDS
 from coursekit.checks.judge import check_data
+from coursekit.kit.diffusion import SCHEDULE_LENGTHS, SCHEDULES
 from coursekit.registry import ASSIGNMENTS, Assignment, get
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -186,4 +188,17 @@ def build(assignment: str, source_root: Path = SOURCE, fixture_path: Path | None
     fixture_path = fixture_path or row.fixture
     fixture_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(build_fixture(row, graded_of(assignment)), fixture_path)
+    build_schedules()
     return written
+
+
+def schedules() -> dict[str, torch.Tensor]:
+    """The cosine alpha_bar of every length later assignments use, from 02's reference (its one source):
+    learners get these numbers (``coursekit.kit.diffusion.cosine_alpha_bar``), not the function."""
+    from solutions.ddpm import compute_alpha_bar, cosine_beta_schedule
+    return {f"cosine_{T}": compute_alpha_bar(cosine_beta_schedule(T)) for T in SCHEDULE_LENGTHS}
+
+
+def build_schedules(path: Path = SCHEDULES) -> Path:
+    torch.save(schedules(), path)
+    return path

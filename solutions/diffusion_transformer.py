@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from coursekit.kit.diffusion import denoising_loss
 from coursekit.kit.transformer import Mlp, SelfAttention
 from coursekit.validate import ShapeError, check_heads, check_tensor
 
@@ -185,37 +186,9 @@ def guided_eps(model, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, w: floa
 
 
 # ----------------------------------------------------------------------------- provided helpers
-def cosine_alpha_bar(T: int, s: float = 0.008, min_alpha_bar: float = 1e-2) -> torch.Tensor:
-    """alpha_bar[t] = f((t + 1) / T) / f(0), f(u) = cos^2((u + s) / (1 + s) * pi / 2), 0-based t (Nichol &
-    Dhariwal 2021), floored at min_alpha_bar: DDIM divides by sqrt(alpha_bar), and with a handful of steps a
-    floor of 1e-2 keeps the first step from amplifying the model's errors. (T,) float32."""
-    u = (torch.arange(1, T + 1, dtype=torch.float64) / T + s) / (1 + s)
-    return (torch.cos(u * math.pi / 2) ** 2 / math.cos(s / (1 + s) * math.pi / 2) ** 2).clamp(min=min_alpha_bar).float()
-
-
 def diffusion_loss(model, x0: torch.Tensor, y: torch.Tensor, alpha_bar: torch.Tensor,
                    generator: torch.Generator, p_uncond: float = 0.1) -> torch.Tensor:
-    """Epsilon-prediction loss with condition dropout (labels dropped to model.num_classes)."""
-    t = torch.randint(0, len(alpha_bar), (len(x0),), generator=generator)
-    noise = torch.randn(x0.shape, generator=generator)
-    a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
-    x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-    y = drop_condition(y, model.num_classes, p_uncond, generator)
-    return ((model(x_t, t, y) - noise) ** 2).mean()
-
-
-def ddim_sample(eps_fn, shape: tuple, alpha_bar: torch.Tensor, num_steps: int,
-                generator: torch.Generator) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) over num_steps times evenly spaced from T - 1 down to 0.
-
-    eps_fn(x, t) -> predicted noise, with t a (B,) int64 tensor. Starts from randn(shape).
-    """
-    times = torch.linspace(len(alpha_bar) - 1, 0, num_steps).round().long().tolist()
-    x = torch.randn(shape, generator=generator)
-    for i, t in enumerate(times):
-        ab = alpha_bar[t]
-        ab_prev = alpha_bar[times[i + 1]] if i + 1 < len(times) else torch.tensor(1.0)
-        eps = eps_fn(x, torch.full((shape[0],), t, dtype=torch.long))
-        x0_hat = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
-        x = ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps
-    return x
+    """The epsilon loss of 02 (``denoising_loss``) with condition dropout: labels dropped to
+    model.num_classes. Draws t, the noise, then the dropout, all from ``generator``."""
+    return denoising_loss(lambda x_t, t: model(x_t, t, drop_condition(y, model.num_classes, p_uncond, generator)),
+                          x0, alpha_bar, generator)

@@ -8,8 +8,11 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import REPO_ROOT, SOURCE
+from autograder.build import templates
+from coursekit.registry import ASSIGNMENTS
 
-NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb")) + sorted((REPO_ROOT / "course" / "explorers").glob("*.ipynb"))
+NOTEBOOKS = [SOURCE / row.folder / f"{t.stem}.ipynb" for row in ASSIGNMENTS.values() for t in templates(row)] \
+    + sorted((REPO_ROOT / "course" / "explorers").glob("*.ipynb"))
 
 pytestmark = pytest.mark.slow
 

@@ -105,3 +105,36 @@ def test_committed_notebooks_have_no_outputs_or_widget_state():
         for cell in nb["cells"]:
             assert not cell.get("outputs") and not cell.get("execution_count"), \
                 f"{path.relative_to(REPO_ROOT)} stores outputs: clear them before committing"
+
+
+def test_shipped_cosine_schedules_are_02s_reference():
+    """Later assignments get 02's graded cosine schedule as numbers (coursekit/kit/schedules.pt), never
+    as a function; the numbers are the reference's, so one source of truth."""
+    from autograder.build import schedules
+    from coursekit.kit.diffusion import SCHEDULES
+    stored, fresh = torch.load(SCHEDULES, weights_only=True), schedules()
+    assert stored.keys() == fresh.keys()
+    assert all(torch.equal(stored[k], fresh[k]) for k in fresh), "coursekit/kit/schedules.pt is stale: run `make build`"
+
+
+def test_learner_visible_code_defines_no_graded_function():
+    """coursekit/ and widgets/ (what learners import) define no function or class named like a graded
+    one, except the cases modules, whose functions build each graded function's check inputs.
+
+    One deliberate exception: 03-05 sample with the kit's deterministic DDIM (eta = 0). It cannot
+    stand in for 02's ddim_sample, which is graded on eta = 0.5 and 1 too (asserted here)."""
+    import re
+    from autograder import REPO_ROOT
+    from coursekit.checks.cases import GRADING_SEEDS, case_inputs
+    kit_ddim_fails_02 = any(case_inputs("ddpm", "ddim_sample", s)["eta"] > 0 for s in GRADING_SEEDS)
+    allowed = {("coursekit/kit/diffusion.py", "ddim_sample")} if kit_ddim_fails_02 else set()
+    graded = {g.name: a for a in assignments() for g in graded_of(a)}
+    found = []
+    for path in sorted((REPO_ROOT / "coursekit").rglob("*.py")) + sorted((REPO_ROOT / "widgets").rglob("*.py")):
+        if path.name == "cases.py":
+            continue
+        rel = str(path.relative_to(REPO_ROOT))
+        for m in re.finditer(r"^(?:def|class) (\w+)", path.read_text(), re.M):  # top level only
+            if m.group(1) in graded and (rel, m.group(1)) not in allowed:
+                found.append(f"{rel}: {m.group(1)} (graded in {graded[m.group(1)]})")
+    assert not found, "learner-visible code defines graded functions:\n" + "\n".join(found)

@@ -1,44 +1,61 @@
-"""Small, non-graded diffusion helpers for the policy assignments: schedule, loss, DDIM sampler.
+"""Diffusion tools for the assignments after 02 (03, 04, 05): schedule, loss, DDIM sampler, embedding.
 
-These are the tools of 02_ddpm, rewritten compactly so that later assignments can sample without
-the learner's (or the reference) 02 solutions. Conventions as in the course: 0-based discrete time
-t in {0, ..., T-1}, alpha_bar[t] = prod_{s<=t} (1 - beta[s]). The network may predict the noise
+The one learner-visible copy of each; 02 grades its own versions (``solutions/ddpm.py``).
+Conventions as in the course: 0-based discrete time t in {0, ..., T-1},
+alpha_bar[t] = prod_{s<=t} (1 - beta[s]). The network may predict the noise
 (``prediction="epsilon"``, as in 02) or the clean sample (``prediction="sample"``).
+
+The cosine schedule is graded in 02, so it is not written here: :func:`cosine_alpha_bar` reads the
+numbers that ``python -m autograder build`` computes with 02's reference (``schedules.pt``), for the
+lengths later assignments use only.
 """
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from coursekit.validate import check_tensor
 
+SCHEDULES = Path(__file__).parent / "schedules.pt"
+SCHEDULE_LENGTHS = (50, 100)   # T of 04 and 05 (50), 03 (100)
 
-def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Diffusion Policy's ``SinusoidalPosEmb``: t (B,) -> (B, dim), order **[sin, cos]**.
 
-    With half = dim // 2, the frequencies are f_i = max_period ** (-i / (half - 1)), i = 0 .. half-1
-    (the highest is 1, the lowest exactly 1 / max_period):
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0, scale: float = 1.0) -> torch.Tensor:
+    """Diffusion Policy's ``SinusoidalPosEmb``: t (B,) -> (B, dim), order **[sin, cos]**; the course's one copy.
+
+    With half = dim // 2, the frequencies are f_i = scale * max_period ** (-i / (half - 1)), i = 0 .. half-1
+    (the highest is scale, the lowest exactly scale / max_period):
     emb = [sin(t f_0), ..., sin(t f_{half-1}), cos(t f_0), ..., cos(t f_{half-1})].
-    This equals diffusers' ``get_timestep_embedding(t, dim, flip_sin_to_cos=False,
-    downscale_freq_shift=1)``; DiT (04) uses [cos, sin] with exponent -i / half instead.
+    With scale = 1 this equals diffusers' ``get_timestep_embedding(t, dim, flip_sin_to_cos=False,
+    downscale_freq_shift=1)``. pi0 (09) uses it with periods from 4e-3 to 4 (openpi's posemb_sincos).
+    DiT's [cos, sin] with exponent -i / half is graded in 04, so it is not here.
     """
     check_tensor("t", t, ndim=1)
     if dim < 4 or dim % 2:
         raise ValueError(f"dim: expected an even embedding size >= 4, got {dim}")
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / (half - 1))  # (half,)
+    freqs = scale * torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / (half - 1))  # (half,)
     args = t.float()[:, None] * freqs[None]                                                         # (B, half)
     return torch.cat([args.sin(), args.cos()], dim=-1)                                              # (B, dim)
 
 
-def cosine_alpha_bar(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """alpha_bar (T,) of the cosine schedule (Nichol & Dhariwal 2021) with betas capped at max_beta,
-    i.e. diffusers' ``beta_schedule="squaredcos_cap_v2"``, which Diffusion Policy uses."""
-    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-    betas = torch.tensor([min(1 - f((t + 1) / T) / f(t / T), max_beta) for t in range(T)], dtype=torch.float64)
-    return torch.cumprod(1 - betas, dim=0).float()
+def cosine_alpha_bar(T: int) -> torch.Tensor:
+    """alpha_bar (T,) float32 of the cosine schedule (Nichol & Dhariwal 2021, s = 0.008, betas capped at
+    0.999: diffusers' ``"squaredcos_cap_v2"``, which Diffusion Policy uses), as numbers (see the module
+    docstring). T: one of SCHEDULE_LENGTHS."""
+    if T not in SCHEDULE_LENGTHS:
+        raise ValueError(f"T: the course ships the cosine schedule for T in {SCHEDULE_LENGTHS}, got {T!r} "
+                         "(02 is where you write it for any T)")
+    return _schedules(SCHEDULES.stat().st_mtime_ns)[f"cosine_{T}"].clone()
+
+
+@functools.lru_cache(maxsize=2)
+def _schedules(mtime_ns: int) -> dict:
+    return torch.load(SCHEDULES, weights_only=True)
 
 
 PREDICTIONS = ("epsilon", "sample")

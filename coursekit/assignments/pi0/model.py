@@ -30,17 +30,16 @@ from torch import nn
 
 from coursekit.assignments.pi0.data import (ACTION_DIM, HORIZON, IMAGE_SIZE, INSTRUCTION_LENGTH, STATE_DIM, VOCAB,
                                 Observation, observe)
+from coursekit.kit.diffusion import sinusoidal_embedding
 from coursekit.validate import check_flow_times, check_tensor
 
 Cache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: prefix keys, values, each (B, h, P, hd)
 
 
 def time_embedding(tau: torch.Tensor, dim: int, min_period: float = 4e-3, max_period: float = 4.0) -> torch.Tensor:
-    """Sine-cosine embedding of times tau (B,) -> (B, dim), order [sin, cos] (as openpi's posemb_sincos)."""
-    fraction = torch.linspace(0.0, 1.0, dim // 2)                                     # (dim/2,)
-    period = min_period * (max_period / min_period) ** fraction                        # (dim/2,)
-    angle = tau[:, None] * (2 * math.pi / period)[None]                                # (B, dim/2)
-    return torch.cat([angle.sin(), angle.cos()], dim=-1)                               # (B, dim)
+    """Sine-cosine embedding of times tau (B,) -> (B, dim), order [sin, cos], as openpi's posemb_sincos:
+    periods from min_period to max_period (geometric), i.e. the kit's embedding with these frequencies."""
+    return sinusoidal_embedding(tau, dim, max_period=max_period / min_period, scale=2 * math.pi / min_period)
 
 
 class Block(nn.Module):
