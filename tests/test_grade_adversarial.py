@@ -89,11 +89,14 @@ def test_each_kind_is_graded_correctly_or_flagged(graded, kind):
         assert float(row["score"]) == expected_score(kind), row
         assert float(row["max_score"]) == sum(points().values())
     if row["status"] == FAILED:
-        assert kind.reason in row["reason"], row
+        for words in (kind.reason,) if isinstance(kind.reason, str) else kind.reason:
+            assert words in row["reason"], row
+        if kind.name != "invalid_json":  # the reason says in which cell, by position and first line
+            assert re.search(r"cell \d+ \('", row["reason"]), row
     out = outputs(graded["root"], kind.name)
     for marker in MARKERS:
         assert marker not in out, f"{kind.name}: an attack succeeded ({marker})"
-    if kind.output:
+    if kind.output and row["status"] == GRADED:
         assert kind.output in out, f"{kind.name}: expected {kind.output!r} in the outputs"
 
 
@@ -139,3 +142,40 @@ def test_feedback_leaks_no_hidden_tests_and_embeds_plots_offline(graded):
 
 def test_every_submission_has_a_status(graded):
     assert set(graded["rows"]) == {k.name for k in KINDS} | set(graded["controls"])
+
+
+# ------------------------------------------------------------------ the reasons' words, symptom by symptom
+# The grading run above meets only the symptoms this machine produces. A fork or thread bomb can also
+# garble the kernel's messages (seen as `ValueError: Invalid Signature: b'72a1...'`); these tests give
+# explain.reason each symptom the grader can meet, with the corpus's own code.
+FORKS = "import os\nwhile True:\n    os.fork()"
+THREADS = "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(120,)).start()"
+
+
+@pytest.mark.parametrize("source, words", [
+    (FORKS, "cell 14 ('import os') forks processes (os.fork) in a loop"),
+    (THREADS, "cell 14 ('import threading, time') starts threads (threading.Thread) in a loop"),
+    ("from multiprocessing import Process as P\nfor _ in range(500):\n    P(target=print).start()",
+     "starts processes (multiprocessing.Process) in a loop"),
+])
+def test_garbled_messages_are_blamed_on_the_cell_that_made_processes(source, words):
+    from autograder.grading import explain
+    reason = explain.reason("lost", [(3, "import torch"), (14, source)],
+                            detail="ValueError: Invalid Signature: b'72a1c0ffee'")
+    assert words in reason and "Invalid Signature" in reason, reason
+
+
+def test_a_replaced_builtin_is_named_even_when_a_later_cell_hangs():
+    from autograder.grading import explain
+    cells = [(5, "def q_sample(x0, t, alpha_bar, noise):\n    return x0\n\nimport builtins as b\nb.len = lambda o: 0"),
+             (6, "q_sample(1, 2, 3, 4)")]
+    reason = explain.reason("timeout", cells, timeout=60)
+    assert reason.startswith("cell 5 ('def q_sample(x0, t, alpha_bar, noise):') replaces Python's built-in len"), reason
+    assert "stopped answering in cell 6" in reason and "did not stop when interrupted" not in reason
+
+
+def test_code_without_a_known_cause_keeps_the_plain_symptom():
+    from autograder.grading import explain
+    assert explain.reason("timeout", [(2, "x = 1\ny = 2")], timeout=60).startswith(
+        "cell 2 ('x = 1') ran past the 60 s time limit and did not stop when interrupted")
+    assert explain.behaviours("%%time\nx = [") == []  # magics and broken code: nothing to name

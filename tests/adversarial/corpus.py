@@ -45,7 +45,7 @@ class Kind:
     make: Callable[[Context], object]
     status: str = GRADED
     lost: dict = field(default_factory=dict)    # graded function -> points lost
-    reason: str = ""                            # substring of the FAILED reason
+    reason: str | tuple = ""                    # substring(s) of the FAILED reason (what it did, in plain words)
     output: str = ""                            # substring some cell output must show
     alternatives: tuple = ()                    # other acceptable statuses (documented per kind)
 
@@ -257,6 +257,18 @@ while True:
     hog.append(bytearray(b"x" * 50_000_000))''')
 
 
+def builtins_break_kernel(ctx):
+    """Replace a built-in that the kernel's own machinery calls: the kernel stops answering."""
+    return with_code(ctx, "q_sample", "import builtins\nbuiltins.len = lambda obj: 0")
+
+
+def thread_bomb(ctx):
+    nb = submission(ctx)
+    return append_cell(nb, '''import threading, time
+while True:
+    threading.Thread(target=time.sleep, args=(120,)).start()''')
+
+
 def fork_bomb(ctx):
     nb = submission(ctx)
     return append_cell(nb, '''import os
@@ -350,10 +362,18 @@ KINDS: list[Kind] = [
     Kind("infinite_loop", "an endless loop at the top level of a solution cell", infinite_loop,
          output="KeyboardInterrupt"),
     Kind("interrupt_catching_loop", "an endless loop that swallows KeyboardInterrupt", interrupt_catching_loop,
-         status=FAILED, reason="did not stop when interrupted"),
-    Kind("os_exit", "os._exit(3) in a solution cell", os_exit, status=FAILED, reason="exited with status 3"),
+         status=FAILED, reason=("catches KeyboardInterrupt in a loop", "did not stop when interrupted")),
+    Kind("os_exit", "os._exit(3) in a solution cell", os_exit, status=FAILED,
+         reason=("exited with status 3", "the cell calls os._exit()")),
+    Kind("builtins_break_kernel", "builtins.len replaced: the kernel's own code breaks", builtins_break_kernel,
+         status=FAILED, reason=("replaces Python's built-in len", "the kernel stopped answering")),
     Kind("memory_bomb", "allocates 50 MB blocks forever", memory_bomb, output="MemoryError"),
-    Kind("fork_bomb", "os.fork() forever", fork_bomb, output="BlockingIOError"),
+    # Process and thread bombs hit the sandbox's process limit and the cell fails, graded as usual;
+    # when their processes garble the kernel's messages instead, the reason must say what they did.
+    Kind("fork_bomb", "os.fork() forever", fork_bomb, output="BlockingIOError", alternatives=(FAILED,),
+         reason="forks processes (os.fork) in a loop"),
+    Kind("thread_bomb", "starts sleeping threads forever", thread_bomb, output="can't start new thread",
+         alternatives=(FAILED,), reason="starts threads (threading.Thread) in a loop"),
     Kind("huge_output", "prints 20 MB of lines and a 30 MB line", huge_output, output="output of this cell cut"),
     Kind("read_solutions", "reads solutions/, source/, gradebook.db, the config, templates; imports solutions",
          read_solutions, output="blocked:"),
