@@ -118,6 +118,17 @@ def straightness_per_step(trajectory, times):
     return dt * (deviation ** 2).flatten(2).sum(-1).mean(1) * len(dt)  # one term per step, not summed
 
 
+# ------------------------------------------------------------------------- 06_normalizing_flows
+def euler_one_step_too_many(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
+    steps = num_steps + 1  # counted the grid's points, not its steps
+    h = (t1 - t0) / steps
+    x, path = x0, [x0]
+    for k in range(steps):
+        x = x + h * v(x, t0 + k * h)
+        path.append(x)
+    return (x, torch.stack(path)) if return_trajectory else x
+
+
 # -------------------------------------------------------------------------- 01_variational_inference
 def kl_averaged_over_dimensions(mu_q, logvar_q, mu_p, logvar_p):
     kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1)
@@ -163,6 +174,8 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
      "output[1] should be a boolean mask (torch.bool), not torch.float32", True),
     ("08_diffusion_and_ot_paths", "straightness", straightness_per_step,
      "taking the mean over all entries of your output gives the expected values, so the final mean is missing", True),
+    ("06_normalizing_flows", "euler_integrate", euler_one_step_too_many,
+     "your output is what the correct function gives for num_steps + 1 instead of num_steps: one too many", True),
     ("01_variational_inference", "kl_diag_gaussians", kl_averaged_over_dimensions,
      "output is exactly 1/3 times the expected output everywhere", True),
     ("04_diffusion_transformer", "drop_condition", drop_condition_in_int32,

@@ -84,14 +84,18 @@ def reference_outcome(assignment: str, module: str | None, name: str, seed: int)
     return value
 
 
-@functools.lru_cache(maxsize=512)
-def reference_variants(assignment: str, name: str, seed: int) -> dict:
-    """The reference's outputs on the diagnosis's perturbed inputs of one case (computed on a failure only)."""
-    from coursekit.checks.cases import case_inputs
-    from coursekit.checks.diagnosis import variants
+@functools.lru_cache(maxsize=4096)
+def reference_variant(assignment: str, name: str, seed: int, key: str):
+    """The reference's output on one of the diagnosis's perturbed inputs of a case (asked for only
+    after a failure, one key at a time), or None where the reference does not run."""
+    from coursekit.checks.cases import call, case_inputs
+    from coursekit.checks.diagnosis import perturbations
     from coursekit.registry import get
-    return variants(get(assignment).reference(name), case_inputs(assignment, name, seed),
-                    reference_outcome(assignment, None, name, seed))
+    changed = perturbations(case_inputs(assignment, name, seed), reference_outcome(assignment, None, name, seed))
+    try:
+        return call(get(assignment).reference(name), changed[key])
+    except Exception:
+        return None
 
 
 def _cases(spec: HiddenSpec) -> list:
@@ -111,7 +115,7 @@ def _cases(spec: HiddenSpec) -> list:
         cases.append(Case(seed, case_inputs(spec.assignment, spec.name, seed),
                           reference_outcome(spec.assignment, spec.module, spec.name, seed),
                           hidden=seed not in VISIBLE_SEEDS, mistakes=mistakes,
-                          variant=lambda key, seed=seed: reference_variants(spec.assignment, spec.name, seed).get(key)))
+                          variant=lambda key, seed=seed: reference_variant(spec.assignment, spec.name, seed, key)))
     return cases
 
 

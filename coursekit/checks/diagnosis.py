@@ -362,13 +362,17 @@ def _name_factor(c: float, terms) -> tuple[str, str] | None:
     return None
 
 
+TIME_NAMES = ("t", "t_prev", "step", "k", "i", "index")
+
+
 def _describe_variant(key: str) -> str:
     kind, *rest = key.split(":")
     if kind == "shift":
         name, step = rest
         other = f"{name} {'+' if step == '+1' else '-'} 1"
-        return (f"your output is what the correct function gives for {other} instead of {name}: an off-by-one "
-                f"in {name} (it is 0-based here; count where the first step is)")
+        why = (f"an off-by-one in {name} (it is 0-based here; count where the first step is)" if name in TIME_NAMES
+               else f"one too {'many' if step == '+1' else 'few'} (check how {name} is counted: a range's end, a loop's bounds)")
+        return f"your output is what the correct function gives for {other} instead of {name}: {why}"
     if kind == "swap":
         a, b = rest
         return f"your output is what the correct function gives with {a} and {b} exchanged: are they used the other way round?"
