@@ -94,6 +94,11 @@ ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
         solutions="solutions.pi0", mistakes="solutions.pi0_mistakes",
         cases="coursekit.assignments.pi0.cases", widgets=("widgets.pi0",),
         fixture=FIXTURES / "09_pi0.pt"),
+    Assignment(
+        key="capstone", folder="10_capstone", title="Capstone: watching a policy form trajectories",
+        solutions="solutions.capstone", mistakes="solutions.capstone_mistakes",
+        cases="coursekit.assignments.capstone.cases", widgets=("widgets.capstone",),
+        fixture=FIXTURES / "10_capstone.pt"),
 )}
 
 FOLDERS: dict[str, Assignment] = {a.folder: a for a in ASSIGNMENTS.values()}

@@ -1,0 +1,1 @@
+"""Material of 10_capstone (see ``coursekit.registry``)."""

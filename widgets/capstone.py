@@ -1,0 +1,234 @@
+"""The capstone's views (10): noise particles forming into paths in 3-D, and a path replayed on an arm.
+
+Both are Panels whose figure is a plotly 3-D scene. The learner's sampler computes every state in
+Python once; :class:`Frames3D` ships the states to the page as float32 buffers (x, y and z), and
+the page draws the state the step slider asks for. A Play button linked to the slider in the
+page (``jslink``) therefore animates with no kernel round trip per frame; the kernel still gets
+every value and updates its copy of the figure silently, so page and kernel agree. The camera
+stays where the learner put it: the scene's ``uirevision`` never changes.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import torch
+import traitlets as T
+
+from ._figure import Figure
+from ._hooks import _Companion, esm
+from ._panel import Panel
+from ._plumbing import check_argument, check_returned, dropdown, fn_label, int_slider, require_callable, to_numpy
+
+PLAY_INTERVAL_MS = 33  # 30 frames per second
+
+
+class _Bank3D(W.Widget):
+    """Frames of some traces for one combination of the other controls (``match``): xs[i], ys[i],
+    zs[i] hold (frames, sizes[i]) float32 for trace ``traces[i]``; titles[k] is frame k's title."""
+
+    match = T.Dict().tag(sync=True)
+    traces = T.List(T.Int()).tag(sync=True)
+    sizes = T.List(T.Int()).tag(sync=True)
+    xs = T.List(T.Bytes()).tag(sync=True)
+    ys = T.List(T.Bytes()).tag(sync=True)
+    zs = T.List(T.Bytes()).tag(sync=True)
+    titles = T.List(T.Unicode()).tag(sync=True)
+
+
+class Frames3D(_Companion):
+    """3-D frames indexed by one integer control; the page draws frame ``controls[index].value - index_min``."""
+
+    _esm = esm("capstone.js")
+    index = T.Unicode().tag(sync=True)
+    index_min = T.Int(0).tag(sync=True)
+    banks = T.List(T.Instance(_Bank3D)).tag(sync=True, **W.widget_serialization)
+
+    def __init__(self, figure, controls, state_controls, index: str):
+        super().__init__(figure, controls, state_controls, index=index, index_min=int(controls[index].min))
+        self._keys: list[dict] = []
+
+    def add(self, match: dict, traces: Sequence[int], frames: Sequence[np.ndarray], titles: Sequence[str]) -> None:
+        """``frames[i]``: (F, n_i, 3) positions of trace ``traces[i]`` in each of the F frames."""
+        arrays = [np.ascontiguousarray(f, dtype=np.float32) for f in frames]
+        for a in arrays:
+            if a.ndim != 3 or a.shape[0] != len(titles) or a.shape[2] != 3:
+                raise ValueError(f"frames: expected ({len(titles)}, n, 3) arrays, got {a.shape}")
+        self.banks = [*self.banks, _Bank3D(
+            match=dict(match), traces=list(traces), sizes=[a.shape[1] for a in arrays],
+            xs=[np.ascontiguousarray(a[..., 0]).tobytes() for a in arrays],
+            ys=[np.ascontiguousarray(a[..., 1]).tobytes() for a in arrays],
+            zs=[np.ascontiguousarray(a[..., 2]).tobytes() for a in arrays], titles=list(titles))]
+        self._keys.append(dict(match))
+
+    def has(self, values: dict) -> bool:
+        return any(all(values.get(n) == v for n, v in m.items()) for m in self._keys)
+
+
+def _polylines3d(paths: np.ndarray) -> np.ndarray:
+    """(..., N, H, 3) paths -> (..., N * (H + 1), 3) points of one line trace, paths separated by NaN."""
+    pad = np.full((*paths.shape[:-2], 1, 3), np.nan, dtype=paths.dtype)
+    joined = np.concatenate([paths, pad], axis=-2)
+    return joined.reshape(*paths.shape[:-3], -1, 3)
+
+
+def _scene(extent: np.ndarray) -> dict:
+    lo, hi = extent
+    axis = lambda i, name: dict(range=[float(lo[i]), float(hi[i])], autorange=False, title=name)
+    return dict(xaxis=axis(0, "x"), yaxis=axis(1, "y"), zaxis=axis(2, "z"), aspectmode="cube",
+                camera=dict(eye=dict(x=1.6, y=-1.4, z=0.9)), uirevision="capstone")
+
+
+def _play(n: int) -> W.Play:
+    return W.Play(value=0, min=0, max=n, interval=PLAY_INTERVAL_MS, description="play")
+
+
+def _obstacle_trace(obstacle) -> go.Mesh3d:
+    x, y, z = (to_numpy(v) for v in obstacle)
+    return go.Mesh3d(x=x, y=y, z=z, alphahull=0, opacity=0.35, color="gray", name="obstacle", hoverinfo="skip")
+
+
+def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: Sequence[str],
+                     data: torch.Tensor | None = None, goals: torch.Tensor | None = None,
+                     start: torch.Tensor | None = None, obstacle=None) -> Panel:
+    """Watch sampled paths form: every denoising state of every sample, from noise (step 0) to paths.
+
+    sample_states: ``fn(goal_name) -> states (S + 1, N, H, 3)`` float32 in world coordinates, the
+        sampler's every state (the learner's sampler, detokenised and unnormalised), for the goal
+        named; called once per goal (cached).
+    goal_names: the dropdown's options. data: optional (M, H, 3) demonstrations, drawn faintly.
+    goals (K, 3), start (3,): drawn as markers; obstacle: optional (x, y, z) vertices of a mesh.
+    Returns a Panel with controls "goal", "step" and "play" (a Play button linked to "step" in
+    the page: it animates in the page at about 30 frames per second).
+    """
+    require_callable(sample_states, "sample_states")
+    names = [str(n) for n in goal_names]
+    if not names:
+        raise ValueError("goal_names: expected at least one goal name")
+    if data is not None:
+        check_argument("data", data, (None, None, 3))
+    cache: dict[str, np.ndarray] = {}
+    companion: Frames3D | None = None  # made once the figure exists; then every new goal's states are shipped
+
+    def states(name: str) -> np.ndarray:
+        if name not in cache:
+            got = check_returned(fn_label(sample_states, "sample_states"), sample_states(name), (None, None, None, 3))
+            cache[name] = _polylines3d(to_numpy(got, np.float32))                     # (S + 1, N (H + 1), 3)
+            if companion is not None:
+                ship(name)
+        return cache[name]
+
+    first = states(names[0])
+    S = first.shape[0] - 1
+    controls = {"goal": dropdown("goal", names), "step": int_slider("step", 0, 0, S), "play": _play(S)}
+    W.jslink((controls["play"], "value"), (controls["step"], "value"))
+
+    fig = Figure()
+    pts = [first[np.isfinite(first).all(-1)]]
+    if data is not None:
+        d = to_numpy(data, np.float32)
+        pts.append(d.reshape(-1, 3))
+        lines = _polylines3d(d[: min(len(d), 60)])
+        fig.add_scatter3d(x=lines[:, 0], y=lines[:, 1], z=lines[:, 2], mode="lines", name="demonstrations",
+                          line=dict(color="lightgray", width=1), hoverinfo="skip")
+    lo, hi = np.concatenate(pts).min(0), np.concatenate(pts).max(0)
+    extent = np.stack([lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)])
+    if obstacle is not None:
+        fig.add_trace(_obstacle_trace(obstacle))
+    if goals is not None:
+        g = to_numpy(goals)
+        fig.add_scatter3d(x=g[:, 0], y=g[:, 1], z=g[:, 2], mode="markers+text", text=names[: len(g)], name="goals",
+                          marker=dict(size=6, color="seagreen", symbol="diamond"))
+    if start is not None:
+        s = to_numpy(start).reshape(1, 3)
+        fig.add_scatter3d(x=s[:, 0], y=s[:, 1], z=s[:, 2], mode="markers", name="start",
+                          marker=dict(size=6, color="black"))
+    fig.add_scatter3d(x=first[0, :, 0], y=first[0, :, 1], z=first[0, :, 2], mode="lines+markers", name="samples",
+                      marker=dict(size=2.5, color="crimson"), line=dict(color="crimson", width=2))
+    particles = len(fig.data) - 1
+    fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0), scene=_scene(extent),
+                      uirevision="capstone", legend=dict(x=0, y=1))
+
+    def title(name: str, k: int, S: int) -> str:
+        return f"goal = {name}, step = {k} / {S}" + ("  (noise)" if k == 0 else "  (samples)" if k == S else "")
+
+    def ship(name: str) -> None:
+        frames = cache[name]
+        companion.add({"goal": name}, [particles], [frames], [title(name, k, len(frames) - 1) for k in range(len(frames))])
+
+    def update() -> bool:
+        name = controls["goal"].value
+        frames = states(name)
+        k = min(controls["step"].value, len(frames) - 1)
+        trace = fig.data[particles]
+        trace.x, trace.y, trace.z = frames[k, :, 0], frames[k, :, 1], frames[k, :, 2]
+        fig.layout.title.text = title(name, k, len(frames) - 1)
+        return companion is not None and companion.has({"goal": name})
+
+    watch = ["goal", "step"]
+    companion = Frames3D(fig, controls, watch, index="step")
+    for name in cache:
+        ship(name)
+    return Panel(fig, controls, update, rows=[["goal"], ["play", "step"]], watch=watch, kind="capstone_formation",
+                 browser=companion)
+
+
+def arm_player(path: torch.Tensor, inverse_kinematics: Callable, forward_kinematics: Callable,
+               substeps: int = 4, obstacle=None, goal: torch.Tensor | None = None) -> Panel:
+    """Replay one path (H, 3) on a 3-link arm: its hand follows the path, waypoint by waypoint.
+
+    The path is refined by linear interpolation (``substeps`` frames between waypoints);
+    ``inverse_kinematics(points (n, 3)) -> q (n, 3)`` gives the joint angles and
+    ``forward_kinematics(q (n, 3)) -> joints (n, 4, 3)`` the arm's joints to draw (base, shoulder,
+    elbow, hand). Returns a Panel with controls "frame" and "play" (linked in the page).
+    """
+    path = check_argument("path", path, (None, 3))
+    require_callable(inverse_kinematics, "inverse_kinematics")
+    require_callable(forward_kinematics, "forward_kinematics")
+    H = len(path)
+    s = torch.linspace(0, H - 1, (H - 1) * substeps + 1)
+    i0 = s.floor().long().clamp(max=H - 2)
+    frac = (s - i0)[:, None]
+    points = (1 - frac) * path[i0] + frac * path[i0 + 1]                                   # (F, 3)
+    q = check_returned(fn_label(inverse_kinematics, "inverse_kinematics"), inverse_kinematics(points), (len(points), 3))
+    joints = to_numpy(check_returned(fn_label(forward_kinematics, "forward_kinematics"), forward_kinematics(q),
+                                     (len(points), 4, 3)), np.float32)                      # (F, 4, 3)
+    reach = float(np.abs(joints[:, -1] - to_numpy(points, np.float32)).max())
+    F = len(points) - 1
+    controls = {"frame": int_slider("frame", 0, 0, F), "play": _play(F)}
+    W.jslink((controls["play"], "value"), (controls["frame"], "value"))
+
+    fig = Figure()
+    p = to_numpy(path, np.float32)
+    if obstacle is not None:
+        fig.add_trace(_obstacle_trace(obstacle))
+    fig.add_scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="lines+markers", name="sampled path",
+                      marker=dict(size=2.5, color="crimson"), line=dict(color="crimson", width=2))
+    if goal is not None:
+        g = to_numpy(goal).reshape(1, 3)
+        fig.add_scatter3d(x=g[:, 0], y=g[:, 1], z=g[:, 2], mode="markers", name="goal",
+                          marker=dict(size=6, color="seagreen", symbol="diamond"))
+    fig.add_scatter3d(x=joints[0, :, 0], y=joints[0, :, 1], z=joints[0, :, 2], mode="lines+markers", name="arm",
+                      marker=dict(size=5, color="royalblue"), line=dict(color="royalblue", width=8))
+    arm = len(fig.data) - 1
+    allp = np.concatenate([joints.reshape(-1, 3), p])
+    lo, hi = allp.min(0), allp.max(0)
+    fig.update_layout(height=480, width=600, margin=dict(t=50, l=0, r=0, b=0), uirevision="capstone",
+                      scene=_scene(np.stack([lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)])))
+
+    def title(k: int) -> str:
+        return f"frame = {k} / {F}, waypoint {k / substeps:.2f} of {H - 1} (hand within {1000 * reach:.1f} mm of the path)"
+
+    def update() -> bool:
+        k = controls["frame"].value
+        trace = fig.data[arm]
+        trace.x, trace.y, trace.z = joints[k, :, 0], joints[k, :, 1], joints[k, :, 2]
+        fig.layout.title.text = title(k)
+        return True
+
+    companion = Frames3D(fig, controls, ["frame"], index="frame")
+    companion.add({}, [arm], [joints], [title(k) for k in range(F + 1)])
+    return Panel(fig, controls, update, rows=[["play", "frame"]], watch=["frame"], kind="capstone_arm",
+                 browser=companion)
