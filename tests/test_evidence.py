@@ -160,6 +160,7 @@ def test_mixture_reference_passes_and_untrained_fails(assignment):
     samples = MIXTURE_RUNS[assignment]()
     verdicts = {name: mixture_verdict(x, name) for name, x in samples.items()}
     report = "\n".join(map(str, verdicts.values()))
+    print(report)
     assert not verdicts.pop("untrained"), report
     assert all(verdicts.values()), report
 
@@ -208,6 +209,7 @@ def test_policy_bar_reference_passes_and_baselines_fail():
                                           name=kind)
                 for kind in ("diffusion", "regression", "untrained")}
     report = "\n".join(map(str, verdicts.values()))
+    print(report)
     assert verdicts["diffusion"], report
     assert not verdicts["regression"] and not verdicts["untrained"], report
 
@@ -269,12 +271,6 @@ def pi0_run():
 LABELLED_RUNS = {"09_pi0": pi0_run}
 
 
-@pytest.mark.parametrize("assignment", sorted(LABELLED_RUNS))
-def test_labelled_reference_passes_and_controls_fail(assignment):
-    verdicts = LABELLED_RUNS[assignment]()
-    report = "\n".join(map(str, verdicts.values()))
-    assert verdicts.pop("trained"), report
-    assert not any(verdicts.values()), report
 
 
 # ---------------------------------------------------------------- goal reaching: 05
@@ -346,6 +342,64 @@ def robotic_dits_run():
 
 def test_reach_reference_passes_and_controls_fail():
     verdicts = robotic_dits_run()
+    report = "\n".join(map(str, verdicts.values()))
+    print(report)
+    assert verdicts.pop("trained"), report
+    assert not any(verdicts.values()), report
+
+
+# ---------------------------------------------------------------- labelled samples: 04 (classes, guidance)
+
+SETTINGS["04_diffusion_transformer"] = [
+    "x_data, y_data = class_trajectories(4096, torch.Generator().manual_seed(0))",
+    "T, STEPS, BATCH, LR, P_UNCOND = 50, 300, 64, 3e-3, 0.1",
+    "alpha_bar = cosine_alpha_bar(T).clamp(min=1e-2)",
+    "(n, HORIZON, 2), alpha_bar, num_steps, torch.Generator().manual_seed(7), clip=None)",
+    "def make_sample_fn(model, n=48, num_steps=10):",
+    "model = ActionDiT(action_dim=2, horizon=HORIZON, num_classes=NUM_CLASSES)",
+    "x_ref, y_ref = class_trajectories(1024, torch.Generator().manual_seed(11))",
+    "labelled_controls(x_ref, y_ref, labels, torch.Generator().manual_seed(12))",
+]
+
+
+def diffusion_transformer_run():
+    from coursekit.kit.diffusion import cosine_alpha_bar, ddim_sample
+    from coursekit.kit.trajectories import HORIZON, NUM_CLASSES, class_prototypes, class_trajectories, nearest_class
+    from solutions.diffusion_transformer import ActionDiT, diffusion_loss, guided_eps
+
+    x_data, y_data = class_trajectories(4096, torch.Generator().manual_seed(0))
+    T, STEPS, BATCH, LR, P_UNCOND = 50, 300, 64, 3e-3, 0.1
+    alpha_bar = cosine_alpha_bar(T).clamp(min=1e-2)
+
+    def sample(model, w, n=48, num_steps=10):
+        out = []
+        for label in range(NUM_CLASSES):
+            y = torch.full((n,), label)
+            with torch.no_grad():
+                out.append(ddim_sample(lambda x, t: guided_eps(model, x, t, y, w, model.num_classes),
+                                       (n, HORIZON, 2), alpha_bar, num_steps, torch.Generator().manual_seed(7), clip=None))
+        return torch.cat(out)
+
+    torch.manual_seed(0)
+    model = ActionDiT(action_dim=2, horizon=HORIZON, num_classes=NUM_CLASSES)
+    samples = {"untrained": sample(model, 1.0)}
+    train(model, lambda idx, g: diffusion_loss(model, x_data[idx], y_data[idx], alpha_bar, g, P_UNCOND),
+          torch.arange(len(x_data)), steps=STEPS, batch_size=BATCH, lr=LR, seed=0, desc="adaLN-Zero DiT")
+    samples["trained"] = sample(model, 1.0)
+    labels = torch.arange(NUM_CLASSES).repeat_interleave(48)
+    x_ref, y_ref = class_trajectories(1024, torch.Generator().manual_seed(11))
+    samples.update(evidence.labelled_controls(x_ref, y_ref, labels, torch.Generator().manual_seed(12)))
+    prototypes = class_prototypes()
+    classify = lambda x: nearest_class(x, prototypes)
+    return {name: evidence.labelled_bar(x, labels, x_ref, y_ref, classify, name=name) for name, x in samples.items()}
+
+
+LABELLED_RUNS["04_diffusion_transformer"] = diffusion_transformer_run
+
+
+@pytest.mark.parametrize("assignment", sorted(LABELLED_RUNS))
+def test_labelled_reference_passes_and_controls_fail(assignment):
+    verdicts = LABELLED_RUNS[assignment]()
     report = "\n".join(map(str, verdicts.values()))
     print(report)
     assert verdicts.pop("trained"), report
