@@ -147,16 +147,16 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
     ("02_ddpm", "q_sample", q_sample_arguments_exchanged,
      "your output is what the correct function gives with x0 and noise exchanged", True),
     ("02_ddpm", "q_sample", q_sample_first_step_special,
-     "output is right for every sample except those where t = 0", True),
+     "your output is right for every sample except those where t = 0", True),
     ("02_ddpm", "q_sample", q_sample_divides_by_t,
-     "the first NaN is at output[0, 0] (sample 0, where t = 0)", True),
+     "the first NaN is at index [0, 0] (sample 0, where t = 0)", True),
     ("02_ddpm", "ddpm_loss", ddpm_loss_summed_over_coordinates,
-     "output is exactly 2 times the expected output everywhere (the size of the last axis of x0 (2): a sum "
+     "your output is exactly 2 times the expected output everywhere (the size of the last axis of x0 (2): a sum "
      "where a mean belongs?)", True),
     ("02_ddpm", "compute_alpha_bar", alpha_bar_exclusive,
-     "output holds the expected values one position later along axis 0: an off-by-one in an index", True),
+     "your output holds the expected values one position later along axis 0: an off-by-one in an index", True),
     ("02_ddpm", "compute_alpha_bar", alpha_bar_in_float64,
-     "output has dtype torch.float64, the inputs and the expected output torch.float32", True),
+     "your output has dtype torch.float64, the inputs and the expected output torch.float32", True),
     ("02_ddpm", "p_sample", p_sample_one_step_late,
      "your output is what the correct function gives for t + 1 instead of t: an off-by-one in t", True),
     ("02_ddpm", "ddpm_sample", ddpm_sample_noise_drawn_first,
@@ -165,21 +165,21 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
     ("07_flow_matching", "gaussian_path_sample", gaussian_path_noise_subtracted,
      "with eps set to zero your output is right, so the part of the result that involves eps is wrong", False),
     ("07_flow_matching", "ot_conditional_field", ot_field_last_coordinate_doubled,
-     "is right except at only the last entry along the last axis", True),
+     "your output is right except at the last entry along the last axis", True),
     ("09_pi0", "blockwise_mask", blockwise_mask_as_numbers,
-     "output should be a boolean mask (torch.bool), not torch.float32", True),
+     "your output should be a boolean mask (torch.bool), not torch.float32", True),
     ("09_pi0", "noisy_actions", noisy_actions_time_axis_last,
-     "output has the right numbers with axes 1, 2 exchanged", True),
+     "your output has the right numbers with axes 1, 2 exchanged", True),
     ("05_robotic_dits", "to_unified", to_unified_mask_as_numbers,
-     "output[1] should be a boolean mask (torch.bool), not torch.float32", True),
+     "your output[1] should be a boolean mask (torch.bool), not torch.float32", True),
     ("08_diffusion_and_ot_paths", "straightness", straightness_per_step,
      "taking the mean over all entries of your output gives the expected values, so the final mean is missing", True),
     ("06_normalizing_flows", "euler_integrate", euler_one_step_too_many,
      "your output is what the correct function gives for num_steps + 1 instead of num_steps: one too many", True),
     ("01_variational_inference", "kl_diag_gaussians", kl_averaged_over_dimensions,
-     "output is exactly 1/3 times the expected output everywhere", True),
+     "your output is exactly 1/3 times the expected output everywhere", True),
     ("04_diffusion_transformer", "drop_condition", drop_condition_in_int32,
-     "output should hold integers (torch.int64), not torch.int32", True),
+     "your output should hold integers (torch.int64), not torch.int32", True),
 ]
 
 
@@ -212,7 +212,7 @@ def test_hidden_cases_get_a_diagnosis_without_numbers(monkeypatch):
     passed, message = judge(HiddenSpec(f"test_{name}", "02_ddpm", name, None),
                             recorded("02_ddpm", name, linear_schedule_doubled_when_long, monkeypatch))
     assert not passed and message.startswith(f"{name} fails a hidden test (seed 2)")
-    assert "Diagnosis: output is a constant multiple of the expected output" in message
+    assert "Diagnosis: your output is a constant multiple of the expected output" in message
     assert "2 times" not in message and "1/2" not in message
 
 

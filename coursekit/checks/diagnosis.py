@@ -115,7 +115,7 @@ def close(got, want) -> bool:
         return False
 
 
-def _first_difference(got, want, where: str = "output", path: tuple = ()):
+def _first_difference(got, want, where: str = "your output", path: tuple = ()):
     """(where, got leaf, want leaf, path) of the first part that differs, descending into tuples."""
     if isinstance(want, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(want):
         for i, (g, w) in enumerate(zip(got, want)):
@@ -310,7 +310,7 @@ def _non_finite(g, w, where, terms) -> str | None:
     kind = "NaN" if torch.isnan(g[index]) else "Inf"
     count = int(bad.sum())
     return (f"{where} contains {count} non-finite entr{'y' if count == 1 else 'ies'} where the expected values "
-            f"are finite; the first {kind} is at {where}{terms.position(index)}. Look for a division by zero, "
+            f"are finite; the first {kind} is at index {terms.position(index)}. Look for a division by zero, "
             "or a log or square root of zero or a negative number, at that position")
 
 
@@ -445,11 +445,11 @@ def _where_wrong(wrong: torch.Tensor, where: str, terms) -> str | None:
         bad = per_index.nonzero().flatten().tolist()
         axis_name = "the last axis" if axis == wrong.ndim - 1 else ("the first axis (samples)" if axis == 0 else f"axis {axis}")
         if bad == [size - 1]:
-            which = f"only the last entry along {axis_name} (index {size - 1} of {size}: the last step or column?)"
+            which = f"the last entry along {axis_name} (index {size - 1} of {size}: the last step or column?)"
         elif bad == [0]:
-            which = f"only the first entry along {axis_name} (index 0 of {size}: the first step or column?)"
+            which = f"the first entry along {axis_name} (index 0 of {size}: the first step or column?)"
         else:
-            which = f"only indices {', '.join(map(str, bad[:6]))} along {axis_name} (of {size})"
+            which = f"indices {', '.join(map(str, bad[:6]))} along {axis_name} (of {size})"
         return f"{where} is right except at {which}: {n_wrong} of {n} entries differ"
     return f"{where} agrees with the expected output in {n - n_wrong} of {n} entries; the others differ"
 
