@@ -7,7 +7,7 @@ builds of each widget are measured in the same run, on the same notebook kernel:
 
 * ``browser``: the widget as the course ships it (frames or closed-form schedules drawn in
   the page, the learner's functions still computing every frame in Python);
-* ``kernel``: the same widget with browser-side drawing off (``widgets._browser.enabled =
+* ``kernel``: the same widget with browser-side drawing off (``widgets._hooks.enabled =
   False``): every move is a kernel round trip and a FigureWidget update;
 * ``naive``: the baseline, a new FigureWidget built for every move (shown in an Output).
 
@@ -138,7 +138,7 @@ def naive_reverse(samplers, data, num_steps=20, max_steps=100):
 SETUP = """
 import sys, torch
 sys.path.insert(0, {repo!r})
-import widgets, widgets._browser
+import widgets, widgets._hooks
 from solutions.ddpm import (compute_alpha_bar, cosine_beta_schedule, ddim_sample, ddpm_sample,
                             linear_beta_schedule, q_sample)
 from widgets import (forward_noising_explorer, mixture_eps_model, reverse_sampling_player, ring_means,
@@ -163,9 +163,9 @@ BUILDS = {  # (widget, build) -> cell source; the cell's last line displays the 
     ("schedule", "browser"): "schedule_explorer(SCHEDULES, compute_alpha_bar)",
     ("forward_noising", "browser"): "forward_noising_explorer(q_sample, ab_1000, x0)",
     ("reverse_sampling", "browser"): "reverse_sampling_player(samplers, data, num_steps=20)",
-    ("schedule", "kernel"): "widgets._browser.enabled = False\nw = schedule_explorer(SCHEDULES, compute_alpha_bar)\nwidgets._browser.enabled = True\nw",
-    ("forward_noising", "kernel"): "widgets._browser.enabled = False\nw = forward_noising_explorer(q_sample, ab_1000, x0)\nwidgets._browser.enabled = True\nw",
-    ("reverse_sampling", "kernel"): "widgets._browser.enabled = False\nw = reverse_sampling_player(samplers, data, num_steps=20)\nwidgets._browser.enabled = True\nw",
+    ("schedule", "kernel"): "widgets._hooks.enabled = False\nw = schedule_explorer(SCHEDULES, compute_alpha_bar)\nwidgets._hooks.enabled = True\nw",
+    ("forward_noising", "kernel"): "widgets._hooks.enabled = False\nw = forward_noising_explorer(q_sample, ab_1000, x0)\nwidgets._hooks.enabled = True\nw",
+    ("reverse_sampling", "kernel"): "widgets._hooks.enabled = False\nw = reverse_sampling_player(samplers, data, num_steps=20)\nwidgets._hooks.enabled = True\nw",
     ("schedule", "naive"): "naive_schedule(SCHEDULES, compute_alpha_bar)",
     ("forward_noising", "naive"): "naive_forward(q_sample, ab_1000, x0)",
     ("reverse_sampling", "naive"): "naive_reverse(samplers, data)",

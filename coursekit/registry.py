@@ -52,12 +52,12 @@ ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
     Assignment(
         key="variational", folder="01_variational_inference", title="Variational inference and the ELBO",
         solutions="solutions.variational", mistakes="solutions.variational_mistakes",
-        cases="coursekit.assignments.variational.cases", widgets=("widgets.vi",),
+        cases="coursekit.assignments.variational.cases", widgets=("widgets.variational",),
         fixture=FIXTURES / "01_variational_inference.pt"),
     Assignment(
         key="ddpm", folder="02_ddpm", title="Denoising diffusion: DDPM and DDIM",
         solutions="solutions.ddpm", mistakes="solutions.ddpm_mistakes",
-        cases="coursekit.assignments.ddpm.cases", widgets=("widgets.schedule", "widgets.forward", "widgets.reverse"),
+        cases="coursekit.assignments.ddpm.cases", widgets=("widgets.ddpm_schedule", "widgets.ddpm_forward", "widgets.ddpm_reverse"),
         fixture=FIXTURES / "02_ddpm.pt"),
     Assignment(
         key="diffusion_policy", folder="03_diffusion_policy", title="Diffusion Policy: generating robot actions",
@@ -67,12 +67,12 @@ ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
     Assignment(
         key="diffusion_transformer", folder="04_diffusion_transformer", title="The Diffusion Transformer (DiT)",
         solutions="solutions.diffusion_transformer", mistakes="solutions.diffusion_transformer_mistakes",
-        cases="coursekit.assignments.diffusion_transformer.cases", widgets=("widgets.dit",),
+        cases="coursekit.assignments.diffusion_transformer.cases", widgets=("widgets.diffusion_transformer",),
         fixture=FIXTURES / "04_diffusion_transformer.pt"),
     Assignment(
         key="robotic_dits", folder="05_robotic_dits", title="Robotic Diffusion Transformers",
         solutions="solutions.robotic_dits", mistakes="solutions.robotic_dits_mistakes",
-        cases="coursekit.assignments.robotic_dits.cases", widgets=("widgets.dit",),
+        cases="coursekit.assignments.robotic_dits.cases", widgets=("widgets.robotic_dits",),
         fixture=FIXTURES / "05_robotic_dits.pt"),
     Assignment(
         key="flows", folder="06_normalizing_flows", title="Continuous normalizing flows",
@@ -82,12 +82,12 @@ ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
     Assignment(
         key="flow_matching", folder="07_flow_matching", title="Flow matching and conditional flow matching",
         solutions="solutions.flow_matching", mistakes="solutions.flow_matching_mistakes",
-        cases="coursekit.assignments.flow_matching.cases", widgets=("widgets.flow_fields",),
+        cases="coursekit.assignments.flow_matching.cases", widgets=("widgets.flow_matching",),
         fixture=FIXTURES / "07_flow_matching.pt"),
     Assignment(
         key="ot_paths", folder="08_diffusion_and_ot_paths", title="Diffusion paths and optimal-transport paths",
         solutions="solutions.ot_paths", mistakes="solutions.ot_paths_mistakes",
-        cases="coursekit.assignments.ot_paths.cases", widgets=("widgets.paths",),
+        cases="coursekit.assignments.ot_paths.cases", widgets=("widgets.ot_paths",),
         fixture=FIXTURES / "08_diffusion_and_ot_paths.pt"),
     Assignment(
         key="pi0", folder="09_pi0", title="pi0: a flow-matching action expert",

@@ -16,7 +16,7 @@ from solutions.ddpm import (compute_alpha_bar, cosine_beta_schedule, ddim_sample
 from widgets import (forward_noising_explorer, mixture_eps_model, reverse_sampling_player, ring_means,
                      sample_mixture, schedule_explorer)
 from widgets._plumbing import check_returned, fn_label, to_numpy, wire
-from widgets.schedule import log_snr
+from widgets.ddpm_schedule import log_snr
 
 SCHEDULES = {"linear": linear_beta_schedule, "cosine": lambda T, b0, b1: cosine_beta_schedule(T)}
 

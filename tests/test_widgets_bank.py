@@ -1,6 +1,6 @@
 """``Panel(bank=...)``: the frames shipped to the page are what ``update()`` draws for each state.
 
-The page draws a banked slider's frames without the kernel (``widgets/_browser.py``), so a bank
+The page draws a banked slider's frames without the kernel (``widgets/_bank.py``, ``widgets/js/frames.js``), so a bank
 must hold, frame for frame, what the learner's functions produce, and must not exist at all when
 frames differ in more than a bank can carry or cost more than its budget. The browser suite
 checks the page side (page and kernel agree after every key); these tests check the frames.

@@ -16,8 +16,8 @@ from coursekit.kit.ode import integrate
 from solutions.flow_matching import marginal_vector_field, ot_conditional_field, per_sample
 from solutions.ot_paths import ve_path_sample, vp_path_sample
 from widgets._plumbing import to_numpy
-from widgets.flow_fields import arrow_segments, flow_field_explorer
-from widgets.paths import path_comparison_explorer
+from widgets.flow_matching import arrow_segments, flow_field_explorer
+from widgets.ot_paths import path_comparison_explorer
 
 SIGMA_MIN = 0.05
 

@@ -18,7 +18,9 @@ import torch
 from plotly.subplots import make_subplots
 
 from coursekit.assignments.diffusion_policy.point_robot import EXPERT_SPEED, GOAL, GOAL_RADIUS, OBSTACLE, OBSTACLE_RADIUS, START, WORKSPACE
-from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider, polylines,
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import (check_argument, check_returned, dropdown, fn_label, int_slider, polylines,
                         require_callable, to_numpy)
 
 
@@ -86,7 +88,7 @@ def horizon_explorer(make_windows: Callable, obs: torch.Tensor, actions: torch.T
     controls = {"To": int_slider("To (observed)", To, 1, max_To), "Tp": int_slider("Tp (predicted)", Tp, 2, max_Tp),
                 "Ta": int_slider("Ta (executed)", Ta, 1, max_Tp), "t": int_slider("current step t", t, 0, L - 1)}
 
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], subplot_titles=(
+    fig = Figure(make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], subplot_titles=(
         "on the table", "steps of the episode (hollow: padding, repeated edge)")))
     draw_table(fig, 1, 1)
     path = to_numpy(torch.cat([obs, actions[-1:]]))
@@ -175,7 +177,7 @@ def chunk_explorer(diffusion_fn: Callable, regression_fn: Callable, *, To: int =
                 "y": int_slider("robot y", int(round(y)), int(WORKSPACE[0]) + 5, int(WORKSPACE[1]) - 5),
                 "motion": dropdown("history", HISTORIES, motion), "seed": int_slider("noise seed", seed, 0, 20)}
 
-    fig = go.FigureWidget()
+    fig = Figure()
     draw_table(fig)
     fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="lines", name=f"diffusion samples ({num_samples})",
                     line=dict(width=1.5, color="royalblue"), opacity=0.6)

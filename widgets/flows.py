@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ._plumbing import (Panel, check_argument, check_returned, float_slider, fn_label, int_slider,
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import (check_argument, check_returned, float_slider, fn_label, int_slider,
                         require_callable, to_numpy)
 
 ERROR_FLOOR = 1e-14  # errors below this (e.g. exactly 0 at t = 0) are drawn at the floor of the log axis
@@ -79,7 +80,7 @@ def flow_explorer(euler_integrate: Callable, rk4_integrate: Callable, field: Cal
     controls = {"t": float_slider("t", t, 0.0, 1.0, 0.05, ".2f"),
                 "steps": int_slider("steps", num_steps, 1, max_steps)}
 
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=(
+    fig = Figure(make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=(
         "particles at time t (heat map: exact density p_t)", "mean distance from the exact solution at t")))
     if log_prob is not None:
         fig.add_heatmap(x=axis, y=axis, z=np.zeros((grid_size, grid_size)), name="p_t (exact)",

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 
-from ._plumbing import Panel, check_returned, fn_label, float_slider, int_slider, require_callable, to_numpy
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import check_returned, fn_label, float_slider, int_slider, require_callable, to_numpy
 
 BLOCK_NAMES = ("prefix", "state", "action")
 
@@ -34,7 +35,7 @@ def attention_mask_explorer(blockwise_mask: Callable, max_prefix: int = 12, max_
                 "state": int_slider("state tokens", 1, 0, max_state),
                 "actions": int_slider("action tokens", 6, 1, max_actions)}
 
-    fig = go.FigureWidget()
+    fig = Figure()
     fig.add_heatmap(z=np.zeros((1, 1)), x=["a0"], y=["a0"], zmin=0.0, zmax=1.0, showscale=False, xgap=1, ygap=1,
                     colorscale=[[0.0, "#f4f4f4"], [1.0, "#2b5fad"]],
                     hovertemplate="query %{y} → key %{x}: %{z}<extra></extra>")
@@ -78,7 +79,7 @@ def time_distribution_explorer(sample_time: Callable, time_density: Callable, nu
     centres = 0.5 * (edges[:-1] + edges[1:])
     grid = (np.arange(grid_size, dtype=np.float64) + 0.5) / grid_size
 
-    fig = go.FigureWidget()
+    fig = Figure()
     fig.add_bar(x=centres, y=np.zeros(bins), width=1.0 / bins, name="histogram of sample_time",
                 marker_color="rgba(43, 95, 173, 0.45)")
     fig.add_scatter(x=grid, y=np.zeros(grid_size), mode="lines", name="time_density", line=dict(color="black"))

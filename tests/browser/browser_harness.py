@@ -112,14 +112,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# A closed network (see ../shared/STACK-NOTES.md): without the background-networking flags Chromium's
+# own connections are refused many at a time, which costs time at start-up.
+CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", "--no-first-run", "--no-sandbox", "--disable-dev-shm-usage"]
+# How long a widget may take to draw before the test gives up. Not a figure for an idle machine: a
+# cap for a stuck page on a loaded one. The wait ends early when the plot is drawn, or when the
+# cell output says the plot could not load (js/figure.js).
+RENDER_CAP_S = float(os.environ.get("BROWSER_TESTS_RENDER_S", "300"))
+
+
 def launch_chromium(playwright):
     """Debian's chromium under Playwright (Playwright's own browser download is not used)."""
     problem = browser_problem()
     if problem:
         raise BrowserUnavailable(problem)
     try:
-        return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
+        return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     except Exception as e:  # noqa: BLE001 - re-raised with the fix
         raise BrowserUnavailable(f"chromium at {CHROMIUM} did not start: {e}\nFix: {FIX_BROWSER}; "
                                  "the browser must be Debian's build matching Playwright's protocol.") from e
@@ -357,6 +366,17 @@ PAGE_JS = r"""
 }
 """
 
+# A Panel has rendered: its plot shows a title and a recorded state, and the title drawn on screen
+# is the layout's. Or its cell output says the plot could not load (then waiting is pointless).
+RENDERED_JS = """(id) => { const f = window.__course.figure(id);
+  if (f && f.meta && f.meta.state && f.svgTitle === f.plainTitle) return true;
+  const p = window.__course.panel(id);
+  return !!(p && p.querySelector('.course-figure-status--failed')); }"""
+FIGURE_STATUS_JS = """(id) => { const p = window.__course.panel(id);
+  const s = p && p.querySelector('.course-figure-status');
+  return {panel: !!p, plot: !!window.__course.plot(id), failed: !!(s && s.classList.contains('course-figure-status--failed')),
+          text: s ? s.textContent : null}; }"""
+
 SNAPSHOT_CODE = ("print(__import__('json').dumps([p.snapshot() for p in "
                  "__import__('widgets').Panel.instances() if %r in (None, p.model_id)], allow_nan=False))")
 
@@ -461,12 +481,42 @@ class NotebookPage:
     def dom_controls(self, model_id: str) -> dict:
         return self.page.evaluate("(id) => window.__course.controls(id)", model_id)
 
-    def wait_rendered(self, model_id: str, timeout_ms: int = 60_000) -> None:
-        """Until the Panel is in the page and its plot shows a title and a state."""
-        self.page.wait_for_function(
-            "(id) => { const f = window.__course.figure(id);"
-            " return f && f.meta && f.meta.state && f.svgTitle === f.plainTitle; }",
-            arg=model_id, timeout=timeout_ms)
+    def wait_rendered(self, model_id: str, kind: str = "panel", want: dict | None = None,
+                      cap_s: float | None = None) -> float:
+        """Until the Panel is in the page and its plot shows a title and a state; returns the seconds waited.
+
+        Fails at once if the cell output says the plot could not load, and after ``cap_s`` (default
+        RENDER_CAP_S) with a report: which widget, the state expected, what the page shows, a screenshot.
+        """
+        cap_s = RENDER_CAP_S if cap_s is None else cap_s
+        start = time.monotonic()
+        try:
+            self.page.wait_for_function(RENDERED_JS, arg=model_id, timeout=cap_s * 1000, polling=250)
+        except Exception as e:  # noqa: BLE001 - Playwright's TimeoutError or a closed page: report both alike
+            raise AssertionError(self.render_report(model_id, kind, want, f"not drawn after {cap_s:.0f} s ({e!s:.200})"))
+        if self.page.evaluate(FIGURE_STATUS_JS, model_id)["failed"]:
+            raise AssertionError(self.render_report(model_id, kind, want, "the cell output says the plot could not load"))
+        return time.monotonic() - start
+
+    def render_report(self, model_id: str, kind: str, want: dict | None, why: str) -> str:
+        """Which widget, which state it should show, what the page shows, and where a screenshot is."""
+        shot = SCREENSHOTS / Path(self.path).stem / f"not-rendered-{kind}-{model_id[:8]}.png"
+        try:
+            shown = self.figure(model_id)
+            status = self.page.evaluate(FIGURE_STATUS_JS, model_id)
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            if status["panel"]:
+                self.screenshot(model_id, shot)
+            else:
+                self.page.screenshot(path=str(shot), full_page=True)
+        except Exception as e:  # noqa: BLE001 - the page itself may be gone
+            shown, status, shot = None, {"error": str(e)}, f"(no screenshot: {e})"
+        return (f"{self.path}: widget {kind!r} (model {model_id}) {why}.\n"
+                f"  expected: a plot whose layout.meta.state is {json.dumps((want or {}).get('state'))} "
+                f"and whose drawn title is its layout title\n"
+                f"  the page shows: panel in page = {status.get('panel')}, plot element = {status.get('plot')}, "
+                f"cell output text = {status.get('text')!r}, figure = {json.dumps(shown)[:600]}\n"
+                f"  screenshot: {shot}")
 
     def panel_locator(self, model_id: str):
         return self.page.locator(f".course-widget-id--{model_id}").first

@@ -52,9 +52,8 @@ def test_explorer_as_voila_dashboard(notebook, voila, context):
         ids = page.evaluate("() => [...document.querySelectorAll('.course-widget')].map((e) => "
                             "[...e.classList].find((c) => c.startsWith('course-widget-id--')).slice(18))")
         for i, mid in enumerate(ids):
-            page.wait_for_function("(id) => { const f = window.__course.figure(id);"
-                                   " return f && f.meta && f.meta.state && f.svgTitle === f.plainTitle; }",
-                                   arg=mid, timeout=120_000)
+            page.wait_for_function(H.RENDERED_JS, arg=mid, timeout=H.RENDER_CAP_S * 1000, polling=250)
+            assert page.evaluate(H.FIGURE_STATUS_JS, mid)["plot"], f"{notebook.name}: a plot could not load"
             kind = next(c[15:] for c in page.evaluate(
                 "(id) => [...window.__course.panel(id).classList]", mid) if c.startswith("course-widget--"))
             controls = page.evaluate("(id) => window.__course.controls(id)", mid)

@@ -44,14 +44,15 @@ def test_widgets_in_jupyterlab(notebook, lab, pool, record_property):
         strangers = {i: classes[0] for i, classes in shown.items()
                      if i not in panel_ids and not set(classes) & set(NOT_PANELS_ALLOWED)}
         assert not strangers, (f"{notebook.name} displays widgets that are not widgets.Panel, so no test can "
-                               f"check them: {strangers}. Build them on widgets._plumbing.Panel.")
+                               f"check them: {strangers}. Build them on widgets.Panel.")
         if not panels:
             report.append("no widget Panel in this notebook")
 
         shots = H.SCREENSHOTS / slug(notebook)
         drivers = []
         for i, snap in enumerate(panels):
-            nb.wait_rendered(snap["model_id"])
+            waited = nb.wait_rendered(snap["model_id"], snap["kind"], snap["meta"])
+            report.append(f"{snap['kind']}: drawn {waited:.1f} s after the cells ran")
             nb.screenshot(snap["model_id"], shots / f"{i}-{snap['kind']}.png")
             driver = PanelDriver(nb, snap, report)
             driver.verify(f"{snap['kind']}: as first drawn")

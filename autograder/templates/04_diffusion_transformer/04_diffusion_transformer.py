@@ -148,7 +148,7 @@ import plotly.graph_objects as go
 
 from coursekit.kit.trajectories import (CLASS_NAMES, HORIZON, NUM_CLASSES, class_accuracy, class_prototypes,
                                     class_trajectories, data_statistics, guidance_sweep, spread)
-from widgets.dit import polylines
+from widgets import polylines
 
 x_data, y_data = class_trajectories(4096, torch.Generator().manual_seed(0))
 prototypes = class_prototypes()
@@ -239,7 +239,7 @@ assert spr[at[3.0]] < spr[at[0.0]], "guidance should reduce diversity"
 
 # %%
 # experiment: guidance slider
-from widgets.dit import guidance_explorer
+from widgets.diffusion_transformer import guidance_explorer
 
 guidance_explorer(sample_fn, prototypes, W_GRID, CLASS_NAMES)
 

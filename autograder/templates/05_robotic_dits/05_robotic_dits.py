@@ -61,7 +61,7 @@ torch.manual_seed(0);
 
 # %%
 # experiment: widget
-from widgets.dit import norm_comparison
+from widgets.robotic_dits import norm_comparison
 
 norm_comparison(rms_norm, torch.randn(6, 16, generator=torch.Generator().manual_seed(0)))
 
@@ -178,7 +178,7 @@ for name, spec in ROBOTS.items():
 
 # %%
 # experiment: widget
-from widgets.dit import unified_slot_map
+from widgets.robotic_dits import unified_slot_map
 
 unified_slot_map(to_unified, {name: (slots[name], demos[name][1][:20, -1]) for name in ROBOTS}, SLOT_NAMES)
 

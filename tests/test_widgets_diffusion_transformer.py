@@ -17,7 +17,9 @@ from coursekit.kit.trajectories import CLASS_NAMES, class_prototypes, guidance_s
 from coursekit.assignments.robotic_dits.unified import ROBOTS, SLOT_NAMES, demonstrations, slot_indices
 from solutions.robotic_dits import rms_norm, to_unified
 from widgets._plumbing import to_numpy
-from widgets.dit import guidance_explorer, norm_comparison, polylines, unified_slot_map
+from widgets._plumbing import polylines
+from widgets.diffusion_transformer import guidance_explorer
+from widgets.robotic_dits import norm_comparison, unified_slot_map
 
 W_GRID = [0.0, 0.5, 1.0, 1.5, 2.0]
 

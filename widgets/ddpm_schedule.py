@@ -1,17 +1,65 @@
 """Schedule explorer: how the choice of betas shapes alpha_bar_t and the log-SNR."""
 from __future__ import annotations
 
+import math
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
+import traitlets
 from plotly.subplots import make_subplots
 
-from ._browser import ScheduleCompanion, js_fixed, matches_closed_form
-from ._plumbing import (Panel, check_returned, dropdown, float_slider, fn_label, int_slider,
+from ._hooks import _Companion, esm
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import (check_returned, dropdown, float_slider, fn_label, int_slider,
                         require_callable, require_function_dict, to_numpy)
 
 
+# ---------------------------------------------------------------- closed forms the page draws (js/ddpm_schedule.js)
+def closed_form_betas(name: str, T: int, beta_start: float, beta_end: float) -> np.ndarray | None:
+    """The betas the browser draws for schedule ``name`` (float64 of float32 values), or None."""
+    if name == "linear":
+        i = np.arange(T, dtype=np.float64)
+        step = (beta_end - beta_start) / (T - 1) if T > 1 else 0.0
+        out = np.where(i < T // 2, beta_start + step * i, beta_end - step * (T - 1 - i))
+    elif name == "cosine":
+        s, max_beta = 0.008, 0.999
+
+        def f(u):
+            return np.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+
+        t = np.arange(T, dtype=np.float64)
+        out = np.minimum(1 - f((t + 1) / T) / f(t / T), max_beta)
+    else:
+        return None
+    return out.astype(np.float32).astype(np.float64)
+
+
+def js_fixed(x: float, digits: int) -> str:
+    """``x.toFixed(digits)`` as JavaScript writes it (ties round up; Python's format rounds to even)."""
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def matches_closed_form(name: str, T: int, beta_start: float, beta_end: float,
+                        betas: np.ndarray, alpha_bar: np.ndarray) -> bool:
+    """Whether the learner's betas and alpha_bar equal the browser's closed form (float32 rounding)."""
+    want = closed_form_betas(name, T, beta_start, beta_end)
+    if want is None or betas.shape != want.shape or alpha_bar.shape != want.shape:
+        return False
+    want_ab = np.cumprod(1.0 - want)
+    return bool(np.allclose(betas, want, rtol=1e-5, atol=1e-9)
+                and np.allclose(alpha_bar, want_ab, rtol=1e-4, atol=1e-8))
+
+
+class ScheduleCompanion(_Companion):
+    """Draws trusted closed-form schedules in the browser (controls schedule, T, beta_start, beta_end)."""
+
+    _esm = esm("ddpm_schedule.js")
+    trusted = traitlets.List(traitlets.Unicode()).tag(sync=True)
+
+
+# ---------------------------------------------------------------- the widget
 def log_snr(alpha_bar: np.ndarray) -> np.ndarray:
     """log(alpha_bar / (1 - alpha_bar)) in float64; nan where it is infinite (plotly leaves a gap)."""
     ab = np.asarray(alpha_bar, dtype=np.float64)
@@ -46,7 +94,7 @@ def schedule_explorer(schedules: dict[str, Callable], compute_alpha_bar: Callabl
         "beta_end": float_slider("beta_end", beta_end, 0.001, 0.1, 0.001, ".3f"),
     }
 
-    fig = go.FigureWidget(make_subplots(rows=1, cols=3, subplot_titles=(
+    fig = Figure(make_subplots(rows=1, cols=3, subplot_titles=(
         "beta_t", "alpha_bar_t = prod (1 - beta_s), s <= t", "log-SNR_t = log(alpha_bar / (1 - alpha_bar))")))
     for col in (1, 2, 3):  # one line per panel; data filled in by update()
         fig.add_scatter(x=np.zeros(1), y=np.zeros(1), mode="lines", showlegend=False, row=1, col=col)

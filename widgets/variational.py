@@ -5,11 +5,12 @@ import math
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ._plumbing import Panel, check_returned, float_slider, require_callable
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import check_returned, float_slider, require_callable
 
 
 def _normal_pdf(z: np.ndarray, mean: float, var: float) -> np.ndarray:
@@ -34,7 +35,7 @@ def elbo_explorer(elbo: Callable, log_evidence: Callable, posterior: Callable, z
                 "std": float_slider("q std", 1.0, 0.1, 2.0, 0.05, ".2f")}
 
     z = np.linspace(-z_range, z_range, 400)
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
+    fig = Figure(make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
                                         subplot_titles=["densities over z", "log p(x) = ELBO + KL(q || p(z|x))"]))
     fig.add_scattergl(x=z, y=_normal_pdf(z, 0.0, 1.0), name="prior p(z)", line=dict(color="lightgray"), row=1, col=1)
     fig.add_scattergl(x=z, y=_normal_pdf(z, post_mean, post_var), name="posterior p(z|x)",

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ._plumbing import Panel, check_argument, check_returned, float_slider, fn_label, require_function_dict, to_numpy
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import check_argument, check_returned, float_slider, fn_label, require_function_dict, to_numpy
 
 _COLOURS = ("crimson", "royalblue", "seagreen", "darkorange")
 
@@ -61,7 +62,7 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
         coefficients[n] = path_coefficients(paths[n], times, labels[n])
 
     controls = {"t": float_slider("t", round(t * t_steps) / t_steps, 0.0, 1.0, 1.0 / t_steps, ".2f")}
-    fig = go.FigureWidget(make_subplots(rows=1, cols=len(names) + 1, horizontal_spacing=0.05,
+    fig = Figure(make_subplots(rows=1, cols=len(names) + 1, horizontal_spacing=0.05,
                                         subplot_titles=[*(f"{n} path" for n in names), "x_t = a_t x1 + s_t eps"]))
     d = to_numpy(x1)
     tt = to_numpy(times)

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 
-from ._browser import FrameBank
-from ._plumbing import Panel, check_argument, check_returned, fn_label, int_slider, require_callable, to_numpy
+from ._bank import FrameBank
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import check_argument, check_returned, fn_label, int_slider, require_callable, to_numpy
 
 
 def forward_noising_explorer(q_sample: Callable, alpha_bar: torch.Tensor, x0: torch.Tensor,
@@ -39,7 +40,7 @@ def forward_noising_explorer(q_sample: Callable, alpha_bar: torch.Tensor, x0: to
 
     x0_np = to_numpy(x0)                                             # (N, 2)
     r = max(3.5, 1.1 * float(np.abs(x0_np).max()))                   # fixed view: data and N(0, I)
-    fig = go.FigureWidget()
+    fig = Figure()
     fig.add_scattergl(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_0 (data)",
                     marker=dict(size=4, color="lightgray"))
     fig.add_scattergl(x=x0_np[:, 0], y=x0_np[:, 1], mode="markers", name="x_t",

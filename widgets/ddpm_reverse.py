@@ -5,11 +5,12 @@ from typing import Callable
 
 import ipywidgets as W
 import numpy as np
-import plotly.graph_objects as go
 import torch
 
-from ._browser import FrameBank
-from ._plumbing import (Panel, check_argument, check_returned, dropdown, fn_label, int_slider,
+from ._bank import FrameBank
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import (check_argument, check_returned, dropdown, fn_label, int_slider,
                         require_function_dict, to_numpy)
 
 
@@ -74,7 +75,7 @@ def reverse_sampling_player(samplers: dict[str, Callable], data: torch.Tensor | 
         extent.append(float(data.abs().max()))
     r = 1.05 * float(max(extent))
 
-    fig = go.FigureWidget()
+    fig = Figure()
     if data is not None:
         d = to_numpy(data)
         fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data",

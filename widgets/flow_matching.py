@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ._plumbing import Panel, check_argument, check_returned, float_slider, fn_label, int_slider, require_callable, to_numpy
+from ._figure import Figure
+from ._panel import Panel
+from ._plumbing import check_argument, check_returned, float_slider, fn_label, int_slider, require_callable, to_numpy
 
 
 def arrow_segments(points: np.ndarray, vectors: np.ndarray, length: float) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +98,7 @@ def flow_field_explorer(conditional_field: Callable, marginal_field: Callable, d
         return cache["marg"]
 
     d = to_numpy(data)
-    fig = go.FigureWidget(make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=(
+    fig = Figure(make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=(
         "conditional field u_t(x | x1)", "marginal field u_t(x)")))
     for col, kind in ((1, "conditional"), (2, "marginal")):
         fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data", showlegend=col == 1,
