@@ -34,24 +34,7 @@ from coursekit.validate import ShapeError
 from solutions import flow_matching as FM
 from solutions import ot_paths as P
 
-ATOL = 1e-5
-
-
-def close(actual, expected, atol=ATOL):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=1e-5)
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture
-def batch():
-    g = gen(0)
-    x1, x0 = 2 * torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)
-    t = torch.rand(64, generator=g) * 0.98
-    t[0] = 0.0
-    return x1, x0, t
+from flow_support import batch, close, gen  # noqa: F401  (batch is a fixture)
 
 
 # ---------------------------------------------------------------- torchcfm
