@@ -10,7 +10,10 @@
 # # 04 · The Diffusion Transformer (DiT)
 #
 # Diffusion Policy denoises action chunks with a 1-D convolutional U-Net. Peebles & Xie replaced the
-# U-Net of image diffusion with a plain transformer, the **DiT**, and found that it scales better.
+# U-Net of image diffusion with a plain transformer, the **DiT**. They found that its sample quality
+# (FID) improves steadily with its compute (Gflops), whether from more depth and width or from more
+# tokens, and their largest model beat the U-Net-based diffusion models of the day on ImageNet. (The
+# paper compares final results with U-Nets; it has no head-to-head scaling curve against them.)
 # Robot action generators such as RDT-1B and dit-policy took the idea over. In this notebook an action chunk
 # `(B, H, D)` becomes `H` tokens, and you build the pieces that make a DiT work:
 #
@@ -162,9 +165,14 @@ fig.update_layout(height=380, width=480, yaxis=dict(scaleanchor="x"), margin=dic
 fig.show()
 
 # %% [markdown]
-# The diffusion helpers are given (`coursekit.kit.diffusion`, the course's one copy of each): the cosine
-# schedule with `T = 50` steps, the epsilon loss of 02, here with **your** condition dropout, and a
-# deterministic DDIM sampler (02) that calls any noise predictor.
+# The diffusion helpers are given (`coursekit.kit.diffusion`, the course's one copy of each): the epsilon
+# loss of 02, here with **your** condition dropout, a deterministic DDIM sampler (02) that calls any noise
+# predictor, and the cosine schedule of Nichol & Dhariwal (02) with `T = 50` steps, with **one change of
+# ours**: we floor `alpha_bar` at 0.01. Their schedule ends at `alpha_bar` of about 1e-6, pure noise.
+# 10-step DDIM starts there and gets its first clean estimate by dividing by `sqrt(alpha_bar)`, so any
+# error of a small model trained for a few hundred steps is multiplied by a thousand; the floor (it
+# changes only the last 4 of the 50 steps) keeps that factor at 10. The price: training never sees pure
+# noise, while sampling starts from it.
 
 # %% provided="diffusion_loss"
 
@@ -175,6 +183,7 @@ fig.show()
 
 # %%
 # experiment: training
+import copy
 import functools
 import time
 
@@ -204,7 +213,8 @@ def train_denoiser(model, desc):
 
 torch.manual_seed(0)
 model = ActionDiT(action_dim=2, horizon=HORIZON, num_classes=NUM_CLASSES)
-untrained = guidance_sweep(make_sample_fn(model), prototypes, [1.0])
+untrained_model = copy.deepcopy(model)
+untrained = guidance_sweep(make_sample_fn(untrained_model), prototypes, [1.0])
 start = time.perf_counter()
 losses = train_denoiser(model, "adaLN-Zero DiT")
 train_seconds = time.perf_counter() - start
@@ -226,16 +236,40 @@ for w, acc, spr in zip(sweep["w"], sweep["accuracy"], sweep["spread"]):
 
 at = {w: i for i, w in enumerate(W_GRID)}
 acc, spr = sweep["accuracy"], sweep["spread"]
-assert acc[at[1.0]] > untrained["accuracy"][0] + 0.4, "the trained model should beat the untrained one by far"
 assert acc[at[0.0]] < 0.5, "w = 0 ignores the label: accuracy near chance (0.25)"
-assert acc[at[3.0]] > acc[at[1.0]], "guidance should raise class accuracy"
-assert spr[at[3.0]] < spr[at[0.0]], "guidance should reduce diversity"
+assert acc[at[3.0]] > acc[at[1.0]], "guidance beyond the conditional model (w = 1) should raise class accuracy"
+assert spr[at[3.0]] < spr[at[1.0]], "guidance beyond the conditional model (w = 1) should tighten each class"
 
 # %% [markdown]
 # Read the table: `w = 0` samples the whole data set whatever the label (chance accuracy, wide spread);
-# `w = 1` follows the label about as often as the data itself does (the "data" line above); larger `w`
-# removes the ambiguous samples and tightens the spread, until every sample looks like its prototype.
-# Fidelity is bought with diversity. Move the slider to see it.
+# `w = 1` is the plain conditional model; larger `w` removes the ambiguous samples and tightens the spread,
+# until every sample looks like its prototype. Fidelity is bought with diversity. (The comparison that
+# tests this claim is `w = 3` against `w = 1`: against `w = 0`, which ignores the label and spreads over
+# all four classes, any conditional model would look tight.) Move the slider to see it.
+#
+# **Did the model learn the classes?** At `w = 1` the samples should look like the data of their class.
+# The bar (`coursekit.kit.evidence.labelled_bar`): class accuracy at least 0.8 times that of held-out data
+# (whose own accuracy is below 1, since classes overlap), and every class's spread within a factor 2 of
+# the data's. The untrained model and four wrong answers must fail it: the average trajectory of all
+# classes, trajectories of one class whatever the label, each class with four times its spread, and a
+# Gaussian with the mean and covariance of all the data.
+
+# %%
+# experiment: the bar at w = 1
+from coursekit.kit.evidence import labelled_bar, labelled_controls
+from coursekit.kit.trajectories import nearest_class
+
+labels = torch.arange(NUM_CLASSES).repeat_interleave(48)
+x_ref, y_ref = class_trajectories(1024, torch.Generator().manual_seed(11))
+candidates = {"trained, w = 1": torch.cat([sample_fn(k, 1.0) for k in range(NUM_CLASSES)]),
+              "untrained, w = 1": torch.cat([make_sample_fn(untrained_model)(k, 1.0) for k in range(NUM_CLASSES)]),
+              **labelled_controls(x_ref, y_ref, labels, torch.Generator().manual_seed(12))}
+verdicts = {name: labelled_bar(x, labels, x_ref, y_ref, lambda x: nearest_class(x, prototypes), name=name)
+            for name, x in candidates.items()}
+for verdict in verdicts.values():
+    print(verdict)
+assert verdicts["trained, w = 1"], "the trained model should follow its labels: check the DiT pieces and guided_eps"
+assert not any(v for name, v in verdicts.items() if name != "trained, w = 1"), "every negative control should fail the bar"
 
 # %%
 # experiment: guidance slider
