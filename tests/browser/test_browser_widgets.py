@@ -71,6 +71,8 @@ def test_widgets_in_jupyterlab(notebook, lab, pool, record_property):
             report.append(f"{driver.kind}: {driver.moves} key moves checked in {time.monotonic() - start:.1f} s "
                           f"(with fast drags); max page-kernel difference {driver.worst:.2e}")
 
+        if nb.late_starts:
+            report.append(f"{nb.late_starts} widget model(s) missed anywidget's 2 s start-up window and rendered anyway")
         assert not nb.console_errors, "browser console errors:\n" + "\n".join(nb.console_errors)
         assert not nb.kernel_errors(), "kernel errors:\n" + "\n".join(nb.kernel_errors())
         kernel_log = lab.log_text()[log_start:]
