@@ -14,6 +14,7 @@ and its plotly workarounds), ``_plumbing`` (controls and checks every widget use
 from ._figure import Figure
 from ._panel import Panel
 from ._plumbing import polylines
+from .capstone import arm_player, formation_player
 from .ddpm_forward import forward_noising_explorer
 from .ddpm_reverse import reverse_sampling_player
 from .ddpm_schedule import schedule_explorer
@@ -55,4 +56,7 @@ __all__ = [
     # 09 pi0
     "attention_mask_explorer",
     "time_distribution_explorer",
+    # 10 capstone
+    "arm_player",
+    "formation_player",
 ]
