@@ -1,0 +1,90 @@
+"""The capstone widgets (widgets/capstone.py), driven from Python: the figure shows the sampler's states,
+the page gets every state once (a 3-D frame bank), and bad input gets a plain error."""
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import pytest
+import torch
+
+from coursekit.assignments.capstone.data import GOALS, START, forward_kinematics, inverse_kinematics, sphere_mesh
+from widgets.capstone import PLAY_INTERVAL_MS, Frames3D, arm_player, formation_player
+
+S, N, H = 6, 4, 16
+
+
+def states_of(name: str) -> torch.Tensor:
+    g = torch.Generator().manual_seed(len(name) + ord(name[-1]))
+    return torch.randn(S + 1, N, H, 3, generator=g)
+
+
+def points(states: torch.Tensor, k: int) -> np.ndarray:
+    """Frame k as the particle trace holds it: the N paths joined, NaN between them."""
+    x = states[k].numpy()
+    return np.concatenate([x, np.full((N, 1, 3), np.nan, np.float32)], axis=1).reshape(-1, 3)
+
+
+def test_step_and_goal_drive_the_particles():
+    panel = formation_player(states_of, ["goal A", "goal B"], data=torch.randn(10, H, 3), goals=GOALS[:2],
+                             start=START, obstacle=sphere_mesh())
+    fig, trace = panel.figure, panel.figure.data[-1]
+    assert trace.type == "scatter3d" and trace.name == "samples"
+    for name in ("goal A", "goal B"):
+        panel.controls["goal"].value = name
+        for k in (0, 3, S):
+            panel.controls["step"].value = k
+            got = np.stack([np.asarray(trace.x), np.asarray(trace.y), np.asarray(trace.z)], axis=1)
+            np.testing.assert_allclose(got, points(states_of(name), k), equal_nan=True, rtol=1e-6)
+            assert f"goal = {name}, step = {k} / {S}" in fig.layout.title.text
+            assert fig.layout.meta == {"state": {"goal": name, "step": k}}
+    assert fig.layout.scene.uirevision == "capstone" and fig.layout.uirevision == "capstone"  # camera stays put
+
+
+def test_every_state_is_shipped_to_the_page_once():
+    calls = []
+    panel = formation_player(lambda name: calls.append(name) or states_of(name), ["goal A", "goal B"])
+    bank = panel.browser
+    assert isinstance(bank, Frames3D) and bank.index == "step"
+    panel.controls["goal"].value = "goal B"
+    panel.controls["goal"].value = "goal A"
+    assert calls == ["goal A", "goal B"]                                 # each goal sampled once
+    assert [b.match for b in bank.banks] == [{"goal": "goal A"}, {"goal": "goal B"}]
+    first = bank.banks[0]
+    xs = np.frombuffer(first.xs[0], np.float32).reshape(S + 1, -1)
+    np.testing.assert_allclose(xs[2], points(states_of("goal A"), 2)[:, 0], equal_nan=True)
+    assert len(first.titles) == S + 1
+
+
+def test_play_is_linked_to_the_step_in_the_page_at_30_fps():
+    panel = formation_player(states_of, ["goal A"])
+    play = panel.controls["play"]
+    assert isinstance(play, W.Play) and play.max == S and play.interval == PLAY_INTERVAL_MS <= 1000 / 30 + 1e-9
+    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets.widget_link import Link
+    links = [w for w in list(_instances.values()) if isinstance(w, Link)
+             and w.source[0] is play and w.target[0] is panel.controls["step"]]
+    assert links, "the Play button must drive the step slider in the page (jslink)"
+
+
+def test_arm_follows_the_path():
+    path = torch.tensor([[0.55, -0.55, 0.25], [0.3, 0.0, 0.5], [0.55, 0.55, 0.25]])
+    panel = arm_player(path, inverse_kinematics, forward_kinematics, substeps=2)
+    arm = panel.figure.data[-1]
+    assert panel.controls["frame"].max == 4
+    for k, want in [(0, path[0]), (2, path[1]), (4, path[2]), (1, (path[0] + path[1]) / 2)]:
+        panel.controls["frame"].value = k
+        assert len(arm.x) == 4                                               # base, shoulder, elbow, hand
+        hand = np.array([arm.x[-1], arm.y[-1], arm.z[-1]])
+        np.testing.assert_allclose(hand, want.numpy(), atol=1e-4)
+        assert panel.figure.layout.title.text.startswith(f"frame = {k} / 4")
+
+
+def test_bad_input_gets_a_plain_error():
+    with pytest.raises(ValueError, match=r"sample_states.*shape"):
+        formation_player(lambda name: torch.randn(S + 1, N, H, 2), ["goal A"])
+    with pytest.raises(TypeError, match="sample_states: expected a function"):
+        formation_player(None, ["goal A"])
+    with pytest.raises(ValueError, match="goal_names"):
+        formation_player(states_of, [])
+    with pytest.raises(ValueError, match="path"):
+        arm_player(torch.zeros(5, 2), inverse_kinematics, forward_kinematics)
