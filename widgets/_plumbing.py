@@ -15,11 +15,18 @@ of JavaScript and is never garbage-collected (see STACK-NOTES.md, "Widgets").
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 import ipywidgets as W
 import numpy as np
 import torch
+
+# The checks on what learners' functions return are the course's one validation vocabulary
+# (coursekit/validate.py); widgets import them from here with the rest of their toolkit.
+from coursekit.validate import check_argument, check_returned, fn_label, require_callable, require_function_dict
+
+__all__ = ["int_slider", "float_slider", "dropdown", "check_argument", "check_returned", "fn_label",
+           "require_callable", "require_function_dict", "to_numpy", "readout", "polylines", "wire"]
 
 
 _STYLE = {"description_width": "initial"}
@@ -46,82 +53,6 @@ def dropdown(description: str, options: Sequence[str], value: str | None = None)
     options = list(options)
     return W.Dropdown(options=options, value=options[0] if value is None else value,
                       description=description, style=_STYLE, layout=W.Layout(**_LAYOUT))
-
-
-# ---------------------------------------------------------------- checks on arguments and results
-def fn_label(fn: Callable, role: str) -> str:
-    """How error messages name a learner's function: its role, plus its own name if that differs.
-
-    ``fn_label(my_q, "q_sample") == "q_sample (my_q)"``; lambdas are named by role only.
-    """
-    own = getattr(fn, "__name__", None)
-    return role if own in (None, role, "<lambda>") else f"{role} ({own})"
-
-
-def require_callable(fn, role: str) -> None:
-    """Raise a TypeError unless ``fn`` can be called."""
-    if not callable(fn):
-        raise TypeError(f"{role}: expected a function, got {type(fn).__name__}")
-
-
-def require_function_dict(fns, role: str) -> dict[str, Callable]:
-    """A non-empty mapping from names to functions, returned as a plain dict."""
-    if not isinstance(fns, Mapping) or not fns:
-        raise TypeError(f"{role}: expected a non-empty dict mapping names to functions, got {fns!r}")
-    for name, fn in fns.items():
-        require_callable(fn, f"{role}[{name!r}]")
-    return dict(fns)
-
-
-def _shape_text(shape: Sequence[int | None]) -> str:
-    """(5, None, 2) -> '(5, *, 2)'; (7,) -> '(7,)'."""
-    parts = ["*" if s is None else str(s) for s in shape]
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
-def _problem(value, shape: Sequence[int | None], dtype) -> str | None:
-    """What is wrong with ``value`` as a tensor of ``shape`` and ``dtype``, or None if nothing."""
-    want = _shape_text(shape)
-    if not isinstance(value, torch.Tensor):
-        return f"a {type(value).__name__}; expected a torch.Tensor of shape {want}"
-    got = tuple(value.shape)
-    if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
-        return f"shape {got}; expected shape {want}"
-    allowed = dtype if isinstance(dtype, tuple) else (dtype,)
-    if value.dtype not in allowed:
-        return f"dtype {value.dtype}; expected " + " or ".join(str(d) for d in allowed)
-    bad = int((~torch.isfinite(value)).sum())
-    if bad:
-        return f"{bad} non-finite value(s) (nan or inf) out of {value.numel()}; expected finite numbers"
-    return None
-
-
-def check_returned(label: str, value, shape: Sequence[int | None],
-                   dtype: torch.dtype | tuple[torch.dtype, ...] = torch.float32) -> torch.Tensor:
-    """Check what a learner's function returned; raise a ValueError saying what went wrong.
-
-    ``label`` names the function (see :func:`fn_label`); ``shape`` may hold ``None``
-    for "any size". Checks, in order: a torch.Tensor, the shape, the dtype, all finite.
-    Example message: "q_sample returned shape (200, 1); expected shape (200, 2)".
-    Returns ``value`` unchanged.
-    """
-    problem = _problem(value, shape, dtype)
-    if problem:
-        raise ValueError(f"{label} returned {problem}")
-    return value
-
-
-def check_argument(name: str, value, shape: Sequence[int | None],
-                   dtype: torch.dtype | tuple[torch.dtype, ...] = torch.float32) -> torch.Tensor:
-    """Check a tensor handed to a widget (same rules as :func:`check_returned`).
-
-    Raises TypeError if ``value`` is not a tensor, ValueError for a wrong shape, dtype or value.
-    """
-    problem = _problem(value, shape, dtype)
-    if problem:
-        error = ValueError if isinstance(value, torch.Tensor) else TypeError
-        raise error(f"{name}: got {problem}")
-    return value
 
 
 def to_numpy(x, dtype=np.float64) -> np.ndarray:
