@@ -60,6 +60,11 @@ ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
         cases="coursekit.assignments.ddpm.cases", widgets=("widgets.ddpm_schedule", "widgets.ddpm_forward", "widgets.ddpm_reverse"),
         fixture=FIXTURES / "02_ddpm.pt"),
     Assignment(
+        key="bridge", folder="02b_theory_bridge", title="The theory bridge: scores, parameterisations, the probability-flow ODE",
+        solutions="solutions.bridge", mistakes="solutions.bridge_mistakes",
+        cases="coursekit.assignments.bridge.cases", widgets=("widgets.bridge",),
+        fixture=FIXTURES / "02b_theory_bridge.pt"),
+    Assignment(
         key="diffusion_policy", folder="03_diffusion_policy", title="Diffusion Policy: generating robot actions",
         solutions="solutions.diffusion_policy", mistakes="solutions.diffusion_policy_mistakes",
         cases="coursekit.assignments.diffusion_policy.cases", widgets=("widgets.diffusion_policy",),

@@ -1,0 +1,1 @@
+"""Material of 02b_theory_bridge (see ``coursekit.registry``)."""
