@@ -23,7 +23,7 @@ def test_reference_passes_visible_and_hidden(assignment, g, capsys, monkeypatch)
     published = []
     monkeypatch.setattr(record, "_publish", published.append)
     record.record_outputs(assignment, g.name, {g.name: reference})
-    passed, message = judge(HiddenSpec(f"test_{g.name}", assignment, g.name, None), published[0])
+    passed, message = judge(HiddenSpec(f"test_{g.name}", assignment, g.name), published[0])
     assert passed, message
 
 

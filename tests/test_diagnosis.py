@@ -195,7 +195,7 @@ def test_an_unregistered_mistake_gets_a_specific_diagnosis(assignment, name, fn,
     message = diagnose(assignment, name, fn)
     assert message and "Likely mistake" not in message, f"{fn.__name__} should be unregistered:\n{message}"
     assert "\n  Diagnosis: " in message and phrase in message, message
-    passed, verdict = judge(HiddenSpec(f"test_{name}", assignment, name, None), recorded(assignment, name, fn, monkeypatch))
+    passed, verdict = judge(HiddenSpec(f"test_{name}", assignment, name), recorded(assignment, name, fn, monkeypatch))
     assert not passed and verdict.split("\n")[0] == message.split("\n")[0]
     if grader:
         assert verdict == message, "the grader and the visible check give the same message"
@@ -209,7 +209,7 @@ def test_the_sampler_diagnosis_quotes_the_docstring():
 def test_hidden_cases_get_a_diagnosis_without_numbers(monkeypatch):
     name = "linear_beta_schedule"
     assert diagnose("02_ddpm", name, linear_schedule_doubled_when_long) is None, "visible cases pass"
-    passed, message = judge(HiddenSpec(f"test_{name}", "02_ddpm", name, None),
+    passed, message = judge(HiddenSpec(f"test_{name}", "02_ddpm", name),
                             recorded("02_ddpm", name, linear_schedule_doubled_when_long, monkeypatch))
     assert not passed and message.startswith(f"{name} fails a hidden test (seed 2)")
     assert "Diagnosis: your output is a constant multiple of the expected output" in message

@@ -122,7 +122,7 @@ def test_the_probe_detects_a_cascade(assignment, monkeypatch):
     published = []
     monkeypatch.setattr(record, "_publish", published.append)
     for i, g in enumerate(graded[1:], start=1):
-        spec = HiddenSpec(f"test_{g.name}", assignment, g.name, None)
+        spec = HiddenSpec(f"test_{g.name}", assignment, g.name)
         record.record_outputs(assignment, g.name, notebook)
         passed, message = judge(spec, published.pop())
         assert not passed and "broken when another graded function calls it" in message, message

@@ -26,7 +26,7 @@ from solutions.ddpm_mistakes import mistake
 A = "02_ddpm"
 
 
-def record(name: str, values: dict, module: str = "ddpm") -> dict:
+def record(name: str, values: dict) -> dict:
     """A record as the kernel would publish it: seed -> output value (or ('raises', type))."""
     outcomes = []
     for seed in GRADING_SEEDS:
@@ -35,14 +35,14 @@ def record(name: str, values: dict, module: str = "ddpm") -> dict:
             outcomes.append({"seed": seed, "kind": "raises", "type": v[1], "message": "boom"})
         else:
             outcomes.append({"seed": seed, "kind": "ok", "value": encode_value(v)})
-    return {"assignment": A, "name": name, "module": module, "outcomes": outcomes}
+    return {"assignment": A, "name": name, "outcomes": outcomes}
 
 
 def reference_values(name: str) -> dict:
-    return {s: reference_outcome(A, "ddpm", name, s) for s in GRADING_SEEDS}
+    return {s: reference_outcome(A, name, s) for s in GRADING_SEEDS}
 
 
-SPEC = HiddenSpec("test_q_sample", A, "q_sample", "ddpm", [])
+SPEC = HiddenSpec("test_q_sample", A, "q_sample")
 
 
 def test_record_codec_round_trips_plain_values_only():
@@ -116,7 +116,7 @@ def test_a_known_mistake_is_named_from_the_record():
     m = next(m for m in mistake.all if m.function == "compute_alpha_bar" and m.showcase)
     from coursekit.checks.cases import case_inputs, run
     values = {s: run(m.fn, case_inputs(A, "compute_alpha_bar", s))[1] for s in GRADING_SEEDS}
-    spec = HiddenSpec("test_compute_alpha_bar", A, "compute_alpha_bar", "ddpm", [])
+    spec = HiddenSpec("test_compute_alpha_bar", A, "compute_alpha_bar")
     passed, message = judge(spec, record("compute_alpha_bar", values))
     assert not passed and f"Likely mistake: {m.label}" in message
 
@@ -171,7 +171,7 @@ def test_recorder_in_a_namespace_publishes_plain_data(monkeypatch):
 # ----------------------------------------------------------------------------------- feedback
 def _feedback_nb():
     hidden = ["def _reference_helper(x):", "    return x * 42  # secret formula", "from coursekit.checks.record import record_outputs",
-              'record_outputs("02_ddpm", "f", globals(), {}, module="ddpm")']
+              'record_outputs("02_ddpm", "f", globals(), {})']
     source = "# Checks for f.\n" + BEGIN + "\n" + "\n".join(hidden) + "\n" + END + '\ncheck("f", f)'
     test = nbformat.v4.new_code_cell(source)
     test.outputs = [

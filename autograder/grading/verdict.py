@@ -43,7 +43,6 @@ class HiddenSpec:
     grade_id: str
     assignment: str
     name: str
-    module: str | None
     substitutes: list[str] = field(default_factory=list)
 
 
@@ -67,15 +66,14 @@ def parse_test_cell(grade_id: str, source: str) -> HiddenSpec | None:
             assignment, name = (_literal(a) for a in (args + [None, None])[:2])
             subst = args[3] if len(args) > 3 else kw.get("substitute")
             keys = [_literal(k) for k in subst.keys] if isinstance(subst, ast.Dict) else []
-            module = _literal(kw["module"]) if "module" in kw else (_literal(args[4]) if len(args) > 4 else None)
             if isinstance(assignment, str) and isinstance(name, str):
-                return HiddenSpec(grade_id, assignment, name, module, [k for k in keys if isinstance(k, str)])
+                return HiddenSpec(grade_id, assignment, name, [k for k in keys if isinstance(k, str)])
     return None
 
 
 @functools.lru_cache(maxsize=4096)
-def reference_outcome(assignment: str, module: str | None, name: str, seed: int):
-    """The reference's output on grading case ``seed`` (``module`` is unused: the registry names it)."""
+def reference_outcome(assignment: str, name: str, seed: int):
+    """The reference's output on grading case ``seed`` (the registry names the reference's module)."""
     from coursekit.checks.cases import case_inputs, run
     from coursekit.registry import get
     kind, value = run(get(assignment).reference(name), case_inputs(assignment, name, seed))
@@ -91,7 +89,7 @@ def reference_variant(assignment: str, name: str, seed: int, key: str):
     from coursekit.checks.cases import call, case_inputs
     from coursekit.checks.diagnosis import perturbations
     from coursekit.registry import get
-    changed = perturbations(case_inputs(assignment, name, seed), reference_outcome(assignment, None, name, seed))
+    changed = perturbations(case_inputs(assignment, name, seed), reference_outcome(assignment, name, seed))
     try:
         return call(get(assignment).reference(name), changed[key])
     except Exception:
@@ -113,7 +111,7 @@ def _cases(spec: HiddenSpec) -> list:
         mistakes = [] if index is None else [{"label": m["label"], "hint": m["hint"], "outcome": m["outcomes"][index]}
                                              for m in stored["mistakes"]]
         cases.append(Case(seed, case_inputs(spec.assignment, spec.name, seed),
-                          reference_outcome(spec.assignment, spec.module, spec.name, seed),
+                          reference_outcome(spec.assignment, spec.name, seed),
                           hidden=seed not in VISIBLE_SEEDS, mistakes=mistakes,
                           variant=lambda key, seed=seed: reference_variant(spec.assignment, spec.name, seed, key)))
     return cases
