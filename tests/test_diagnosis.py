@@ -42,6 +42,11 @@ def q_sample_divides_by_t(x0, t, alpha_bar, noise):
     return a.sqrt() * x0 + (1 - a).sqrt() * noise * _per_sample(t / t, x0)
 
 
+def q_sample_coefficient_with_an_axis_too_many(x0, t, alpha_bar, noise):
+    a = alpha_bar[t].reshape(-1, 1, 1)  # (B, 1, 1) meets (B, D): broadcast to (B, B, D)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
 def ddpm_loss_summed_over_coordinates(model, x0, t, alpha_bar, noise):
     a = _per_sample(alpha_bar[t], x0)
     x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
@@ -150,6 +155,8 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
      "your output is right for every sample except those where t = 0", True),
     ("02_ddpm", "q_sample", q_sample_divides_by_t,
      "the first NaN is at index [0, 0] (sample 0, where t = 0)", True),
+    ("02_ddpm", "q_sample", q_sample_coefficient_with_an_axis_too_many,
+     "your output has shape (5, 5, 2), expected (5, 2): two tensors whose shapes do not line up were broadcast", True),
     ("02_ddpm", "ddpm_loss", ddpm_loss_summed_over_coordinates,
      "your output is exactly 2 times the expected output everywhere (the size of the last axis of x0 (2): a sum "
      "where a mean belongs?)", True),
@@ -222,3 +229,11 @@ def test_a_passing_check_runs_no_diagnosis(monkeypatch):
     from solutions.ddpm import q_sample
     monkeypatch.setattr(diagnosis, "diagnose", lambda *a, **k: pytest.fail("diagnosis ran on a pass"))
     assert diagnose("02_ddpm", "q_sample", q_sample) is None
+
+
+def test_a_tensor_on_another_device_is_named():
+    """Strict: the device is compared explicitly ('meta' stands in for a GPU on this machine)."""
+    from solutions.ddpm import compute_alpha_bar
+    message = diagnose("02_ddpm", "compute_alpha_bar", lambda betas: compute_alpha_bar(betas).to("meta"))
+    assert "output: expected a tensor on cpu, got one on meta" in message
+    assert "Diagnosis: your output is on meta, the inputs on cpu: create new tensors on the inputs' device" in message
