@@ -9,6 +9,8 @@ check does only the comparisons; the diagnosis runs only after a failure.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import types
 
 from coursekit.checks.cases import call, case_inputs, load_fixture, run
@@ -27,9 +29,10 @@ def diagnose(assignment: str, name: str, fn) -> str | None:
         return Outcome("ok", value) if kind == "ok" else Outcome("raises", error=type(value).__name__,
                                                                  message=str(value))
 
-    def rerun(changed: dict):
+    def rerun(changed: dict):  # only after a failure, for the diagnosis; the learner's prints stay quiet
         try:
-            return call(fn, changed)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                return call(fn, changed)
         except Exception:
             return None
 
