@@ -66,6 +66,14 @@ def p_sample_one_step_late(model, x_t, t, betas, alpha_bar, noise):
     return p_sample(model, x_t, t + 1, betas, alpha_bar, noise)
 
 
+def p_sample_eps_coefficient_without_root(model, x_t, t, betas, alpha_bar, noise):
+    from solutions.ddpm import posterior_mean_variance
+    t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long)
+    x0_hat = (x_t - (1 - alpha_bar[t]) * model(x_t, t_batch)) / alpha_bar[t].sqrt()
+    mean, variance = posterior_mean_variance(x0_hat, x_t, t_batch, betas, alpha_bar)
+    return mean if t == 0 else mean + variance.sqrt() * noise
+
+
 def ddpm_sample_noise_drawn_first(model, shape, betas, alpha_bar, generator, return_trajectory=False):
     """Random numbers come from ``generator`` in this order: the start x ~ randn(shape), then one
     randn(shape) per step from t = T - 1 down to t = 1."""
@@ -166,6 +174,9 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
      "your output has dtype torch.float64, the inputs and the expected output torch.float32", True),
     ("02_ddpm", "p_sample", p_sample_one_step_late,
      "your output is what the correct function gives for t + 1 instead of t: an off-by-one in t", True),
+    ("02_ddpm", "p_sample", p_sample_eps_coefficient_without_root,
+     "with model's output replaced by zeros your output is right, so the way model's prediction enters the "
+     "result is wrong", False),
     ("02_ddpm", "ddpm_sample", ddpm_sample_noise_drawn_first,
      "your samples look right in distribution (their mean and spread over 16 generator seeds match the "
      "expected ones) but not draw for draw", False),
