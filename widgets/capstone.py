@@ -130,7 +130,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
     if data is not None:
         d = to_numpy(data, np.float32)
         pts.append(d.reshape(-1, 3))
-        lines = _polylines3d(d[: min(len(d), 60)])
+        lines = _polylines3d(d[: min(len(d), 30)])   # a few: every line costs WebGL time at each frame
         fig.add_scatter3d(x=lines[:, 0], y=lines[:, 1], z=lines[:, 2], mode="lines", name="demonstrations",
                           line=dict(color="lightgray", width=1), hoverinfo="skip")
     lo, hi = np.concatenate(pts).min(0), np.concatenate(pts).max(0)
