@@ -56,7 +56,7 @@ class Course:
     :meth:`scratch` a throw-away root with its own copy of them.
     """
 
-    def __init__(self, root: Path = RUNTIME_ROOT, source: Path | None = None):
+    def __init__(self, root: Path = RUNTIME_ROOT, source: Path | None = None, db_url: str | None = None):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "nbgrader_config.py"
@@ -68,6 +68,9 @@ class Course:
         if source is None:
             source = SOURCE
         self.source = Path(source).resolve()
+        # The gradebook: SQLite in the root unless a SQLAlchemy URL (PostgreSQL, for the Dask engine) is
+        # given once; it is written into the root's nbgrader_config.py, so later runs and workers keep it.
+        self._db_url = db_url or (config.exists() and self.config().CourseDirectory.get("db_url")) or None
         if not foreign:  # an instructor's own nbgrader_config.py is never overwritten
             self._write_config()
 
@@ -90,7 +93,8 @@ class Course:
         text = (CONFIG_HEADER +
                 f"load_subconfig({str(CONFIG)!r})  # noqa: F821\n"
                 f"c.CourseDirectory.root = {str(self.root)!r}  # noqa: F821\n"
-                f"c.CourseDirectory.source_directory = {str(self.source)!r}  # noqa: F821\n")
+                f"c.CourseDirectory.source_directory = {str(self.source)!r}  # noqa: F821\n"
+                + (f"c.CourseDirectory.db_url = {self._db_url!r}  # noqa: F821\n" if self._db_url else ""))
         path = self.root / "nbgrader_config.py"
         if not path.exists() or path.read_text() != text:  # atomically: parallel workers read it
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".nbgrader_config-")
@@ -143,7 +147,7 @@ class Course:
         """Generate the assignment unless the gradebook and release/ have it; True if it ran."""
         from nbgrader.api import MissingEntry
         known = False
-        if self.db_path.exists():
+        if self._db_url or self.db_path.exists():
             with self.gradebook() as gb:
                 try:
                     known = bool(gb.find_assignment(assignment).notebooks)
@@ -161,7 +165,7 @@ class Course:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
+        return self._db_url or f"sqlite:///{self.db_path}"
 
     @contextmanager
     def gradebook(self):
@@ -171,7 +175,7 @@ class Course:
 
     def roster(self) -> list[str]:
         """The students the gradebook knows (imported roster, and everyone autograded)."""
-        if not self.db_path.exists():
+        if not (self._db_url or self.db_path.exists()):
             return []
         with self.gradebook() as gb:
             return [s.id for s in gb.students]

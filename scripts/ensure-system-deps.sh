@@ -5,6 +5,7 @@ set -euo pipefail
 missing=()
 [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # grade --engine dask tests
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   echo "Installing Debian packages for the tests: ${missing[*]}..."

@@ -52,6 +52,9 @@ class Options:
     name_regexp: str | None = None
     progress: bool = True
     extra_config: dict = field(default_factory=dict)
+    engine: str = "local"               # autograder.grading.engines: local | dask
+    scheduler: str | None = None        # --engine dask: tcp://HOST:PORT
+    db: str | None = None               # the gradebook's SQLAlchemy URL (default SQLite in the root)
 
     def overrides(self) -> dict:
         """The traitlets configuration the jobs add to the course's."""
@@ -95,13 +98,13 @@ def log(msg: str) -> None:
 def grade(opts: Options) -> Summary:
     from autograder.grading.export import rows
     from autograder.grading.jobs import Job
-    from autograder.grading.pool import LocalPool
+    from autograder.grading import engines
     from autograder.grading.upload import UploadError
 
     start = time.perf_counter()
     a = opts.assignment
     opts.check_sandbox()
-    course = Course(opts.root)
+    course = Course(opts.root, db_url=opts.db)
     if not course.has_source(a):
         raise GradeError(f"no instructor notebooks at {course.source / a}")
     ledger = course.ledger(a)
@@ -162,7 +165,7 @@ def grade(opts: Options) -> Summary:
 
     try:
         if jobs:
-            LocalPool(workers, opts.job_timeout, log_dir=ledger.logs).run(jobs, on_result)
+            engines.make_pool(opts, course, workers, ledger.logs).run(jobs, on_result)
     finally:
         bar.close()
 
@@ -199,6 +202,7 @@ def summary_table(summary: Summary, width: int = 100) -> str:
 
 def add_arguments(p) -> None:
     """The command line; the kernel limits' defaults are read from the traitlets that apply them."""
+    from autograder.grading import engines
     from autograder.grading.execute import SandboxExecute
     from autograder.grading.sandbox import Sandbox
 
@@ -229,6 +233,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-feedback", dest="feedback", action="store_false")
     p.add_argument("--name-regexp", help="nbgrader FileNameCollectorPlugin.named_regexp for --from")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
+    engines.add_arguments(p)
 
 
 def main(args) -> int:
