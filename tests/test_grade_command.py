@@ -122,7 +122,7 @@ def runs(tmp_path_factory):
     damage(archive, "frank_02_ddpm.ipynb")
     roster = base / "roster.csv"
     roster.write_text("id,first_name,last_name,email\n" + "".join(
-        f"{s},{s.title()},Doe,{s}@example.org\n" for s in ["alice", "bob", "carol", "dave", "erin", "ghost"]))
+        f"{s},{s.title()},Doe,{s}@example.org\n" for s in ["alice", "bob", "carol", "dave", "erin", "ghost", "frank"]))
     ledger = root / "grading-status" / A
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     out = {"root": root, "ledger": ledger, "showcase": showcase}
@@ -176,10 +176,12 @@ def test_csv_tells_real_zero_failed_and_missing_apart(runs):
     total = rows["alice"]["max_score"]
     lost = {"compute_alpha_bar": 1, "q_sample": 2}.get(runs["showcase"].function, 2)
     assert status == {"alice": ("GRADED", total), "bob": ("GRADED", "0"), "carol": ("FAILED", ""),
-                      "dave": ("FAILED", ""), "erin": ("GRADED", f"{float(total) - lost:g}"), "ghost": ("MISSING", "")}
+                      "dave": ("FAILED", ""), "erin": ("GRADED", f"{float(total) - lost:g}"), "ghost": ("MISSING", ""),
+                      "frank": ("MISSING", "")}
     assert "exited with status 3" in rows["carol"]["reason"]
     assert "not valid JSON" in rows["dave"]["reason"]
     assert rows["ghost"]["reason"] == "no submission"
+    assert rows["frank"]["reason"] == "no gradable submission: their upload was REJECTED (see below)"
     assert rows["alice"]["first_name"] == "Alice" and rows["alice"]["email"] == "alice@example.org"
 
 
@@ -187,7 +189,7 @@ def test_summary_table_lists_every_student(runs):
     table = runs["second"]["stdout"]
     for student, status in [("alice", "GRADED"), ("carol", "FAILED"), ("ghost", "MISSING")]:
         assert any(line.split()[:2] == [student, status] for line in table.splitlines()), table
-    assert "3 graded, 2 failed, 1 missing" in table
+    assert "3 graded, 2 failed, 2 missing" in table
 
 
 def test_rerun_is_idempotent(runs):

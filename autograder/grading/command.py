@@ -138,9 +138,14 @@ def grade(opts: Options) -> Summary:
             (entry.status == GRADED and course.is_graded(a, student))
             or (entry.status == FAILED and not opts.retry_failed)))
         (skipped if up_to_date else todo).append((student, fp))
+    rejected_students = {r.student for r in ledger.rejections()}
     for student in course.roster():
-        if student not in subs and ledger.get(student) is None:
-            ledger.put(Result(student, MISSING, reason="no submission"))
+        if student not in subs:
+            reason = ("no gradable submission: their upload was REJECTED (see below)"
+                      if student in rejected_students else "no submission")
+            entry = ledger.get(student)
+            if entry is None or (entry.status == MISSING and entry.reason != reason):
+                ledger.put(Result(student, MISSING, reason=reason))
     for student, entry in ledger.all().items():  # a submission that disappeared is missing again
         if student not in subs and entry.status != MISSING:
             ledger.put(Result(student, MISSING, reason="no submission (graded earlier; the files are gone)"))
