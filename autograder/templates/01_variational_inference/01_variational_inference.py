@@ -149,3 +149,15 @@ elbo_explorer(
     log_evidence=lambda: log_evidence(x, a, b, s),
     posterior=lambda: true_posterior(x, a, b, s),
 )
+
+# %% [markdown]
+# ## Takeaways
+#
+# - `KL(q || p) >= 0`, with equality only when `q = p`; so the ELBO is a lower bound on `log p(x)`, and the gap
+#   between them is exactly `KL(q(z) || p(z | x))`.
+# - The reparameterisation `z = mean + std * eps` moves the randomness into `eps`, so the ELBO's gradients
+#   flow to `q`'s parameters and maximising the ELBO pulls `q` onto the posterior.
+# - Between diagonal Gaussians the KL has a closed form, your `kl_diag_gaussians`.
+#
+# Next: a diffusion model is a latent-variable model too. In 02b (the theory bridge) you will find that every
+# step of DDPM's bound is one of these Gaussian KLs, and that DDPM's simple loss is a reweighting of them.

@@ -283,7 +283,8 @@ for kind in ("ot", "vp"):
 # **your** `to_data_eps` and sampled by the same deterministic DDIM sampler (50 steps). The bar is 02's
 # (`mixture_bar`): every mode covered with a fair share, at least 85 % of samples in a mode, each mode's
 # spread within a factor 1.4 of the data's, and a kernel distance below a threshold that the negative
-# controls set (a ring, seven modes, blobs too wide, a moment-matched Gaussian must all fail).
+# controls set (a ring, seven modes, blobs too wide, a moment-matched Gaussian and the untrained network
+# must all fail).
 
 # %% graded="prediction_loss" points=2
 
@@ -294,6 +295,8 @@ from coursekit.kit.evidence import calibrated_threshold, mixture_bar, mixture_co
 from coursekit.kit.models import TimeConditionedMLP
 
 PARAMETERISATIONS = ("epsilon", "sample", "v_prediction")
+torch.manual_seed(0)
+untrained = TimeConditionedMLP(num_steps=T)   # a negative control: the same network before training
 models = {}
 for kind in PARAMETERISATIONS:
     torch.manual_seed(0)
@@ -320,14 +323,16 @@ threshold = calibrated_threshold(held_out, controls)
 with torch.no_grad():
     samples = {kind: ddim_sample(converted(kind, "epsilon"), (1000, 2), alpha_bar, 50,
                                  torch.Generator().manual_seed(2), clip=None) for kind in PARAMETERISATIONS}
+    controls_and_untrained = {**controls, "untrained": ddim_sample(untrained, (1000, 2), alpha_bar, 50,
+                                                                   torch.Generator().manual_seed(2), clip=None)}
 verdicts = {kind: mixture_bar(x, held_out, eight_gaussian_centres(), threshold, name=f"{kind}-prediction")
             for kind, x in samples.items()}
 control_verdicts = {name: mixture_bar(x, held_out, eight_gaussian_centres(), threshold, name=name)
-                    for name, x in controls.items()}
+                    for name, x in controls_and_untrained.items()}
 print(f"MMD threshold (half the closest negative control's): {threshold:.4f}\n")
 for verdict in [*verdicts.values(), *control_verdicts.values()]:
     print(verdict)
-assert not any(control_verdicts.values()), "every negative control must fail the bar"
+assert not any(control_verdicts.values()), "every negative control (and the untrained network) must fail the bar"
 assert verdicts["epsilon"] and verdicts["v_prediction"], "epsilon- and v-prediction should pass the bar at this budget"
 assert not verdicts["sample"] and verdicts["sample"].figures["spread ratio"][0] < 1 / 1.4, \
     "at this budget the x0-model's modes come out too narrow"
