@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.assignments.capstone.data import GOALS, START, forward_kinematics, inverse_kinematics, sphere_mesh
+from coursekit.assignments.capstone.data import GOALS, OBSTACLE, RADIUS, START, forward_kinematics, inverse_kinematics
 from widgets.capstone import PLAY_INTERVAL_MS, Frames3D, arm_player, formation_player
 
 S, N, H = 6, 4, 16
@@ -26,7 +26,7 @@ def points(states: torch.Tensor, k: int) -> np.ndarray:
 
 def test_step_and_goal_drive_the_particles():
     panel = formation_player(states_of, ["goal A", "goal B"], data=torch.randn(10, H, 3), goals=GOALS[:2],
-                             start=START, obstacle=sphere_mesh())
+                             start=START, obstacle=(OBSTACLE, RADIUS))
     fig, trace = panel.figure, panel.figure.data[-1]
     assert trace.type == "scatter3d" and trace.name == "samples"
     for name in ("goal A", "goal B"):

@@ -75,9 +75,11 @@ def _polylines3d(paths: np.ndarray) -> np.ndarray:
 
 
 def _scene(extent: np.ndarray) -> dict:
+    """A fixed box with hidden axes: every frame redraws the whole WebGL scene, and axes with their ticks and
+    labels cost more than the paths (measured in Chromium's software WebGL, where 3-D frames are slowest)."""
     lo, hi = extent
-    axis = lambda i, name: dict(range=[float(lo[i]), float(hi[i])], autorange=False, title=name)
-    return dict(xaxis=axis(0, "x"), yaxis=axis(1, "y"), zaxis=axis(2, "z"), aspectmode="cube",
+    axis = lambda i: dict(range=[float(lo[i]), float(hi[i])], autorange=False, visible=False)
+    return dict(xaxis=axis(0), yaxis=axis(1), zaxis=axis(2), aspectmode="cube",
                 camera=dict(eye=dict(x=1.6, y=-1.4, z=0.9)), uirevision="capstone")
 
 
@@ -85,9 +87,16 @@ def _play(n: int) -> W.Play:
     return W.Play(value=0, min=0, max=n, interval=PLAY_INTERVAL_MS, description="play")
 
 
-def _obstacle_trace(obstacle) -> go.Mesh3d:
-    x, y, z = (to_numpy(v) for v in obstacle)
-    return go.Mesh3d(x=x, y=y, z=z, alphahull=0, opacity=0.35, color="gray", name="obstacle", hoverinfo="skip")
+def _obstacle_trace(obstacle) -> go.Scatter3d:
+    """The obstacle, a sphere (centre (3,), radius), as three great circles: lines are cheap to redraw
+    at every frame, a transparent mesh is not."""
+    centre, radius = to_numpy(obstacle[0]), float(obstacle[1])
+    a = np.linspace(0, 2 * np.pi, 41)
+    c, s_, o = np.cos(a), np.sin(a), np.zeros_like(a)
+    rings = [np.stack(r, axis=1) for r in ((c, s_, o), (c, o, s_), (o, c, s_))]
+    pts = np.concatenate([np.concatenate([centre + radius * r, np.full((1, 3), np.nan)]) for r in rings])
+    return go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="lines", name="obstacle", hoverinfo="skip",
+                        line=dict(color="dimgray", width=3))
 
 
 def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: Sequence[str],
@@ -99,7 +108,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         sampler's every state (the learner's sampler, detokenised and unnormalised), for the goal
         named; called once per goal (cached).
     goal_names: the dropdown's options. data: optional (M, H, 3) demonstrations, drawn faintly.
-    goals (K, 3), start (3,): drawn as markers; obstacle: optional (x, y, z) vertices of a mesh.
+    goals (K, 3), start (3,): drawn as markers; obstacle: optional (centre (3,), radius) of a sphere.
     Returns a Panel with controls "goal", "step" and "play" (a Play button linked to "step" in
     the page: it animates in the page at about 30 frames per second).
     """
@@ -130,7 +139,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
     if data is not None:
         d = to_numpy(data, np.float32)
         pts.append(d.reshape(-1, 3))
-        lines = _polylines3d(d[: min(len(d), 30)])   # a few: every line costs WebGL time at each frame
+        lines = _polylines3d(d[: min(len(d), 12)])   # a few: every line costs WebGL time at each frame
         fig.add_scatter3d(x=lines[:, 0], y=lines[:, 1], z=lines[:, 2], mode="lines", name="demonstrations",
                           line=dict(color="lightgray", width=1), hoverinfo="skip")
     lo, hi = np.concatenate(pts).min(0), np.concatenate(pts).max(0)

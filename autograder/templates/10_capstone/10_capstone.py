@@ -270,10 +270,11 @@ go.Figure(go.Scatter(y=median.numpy(), mode="lines+markers")).update_layout(
 
 # %%
 # experiment: formation player
+from coursekit.assignments.capstone.data import OBSTACLE, RADIUS
 from widgets.capstone import formation_player
 
 formation_player(lambda name: states[name], GOAL_NAMES, data=paths[:200], goals=GOALS, start=START,
-                 obstacle=sphere_mesh())
+                 obstacle=(OBSTACLE, RADIUS))
 
 # %% [markdown]
 # ## 11 · From a path to a robot motion
@@ -288,7 +289,7 @@ from coursekit.assignments.capstone.data import forward_kinematics, inverse_kine
 from widgets.capstone import arm_player
 
 one = states[GOAL_NAMES[0]][-1, 0]                                          # (H, 3)
-arm_player(one, inverse_kinematics, forward_kinematics, obstacle=sphere_mesh(), goal=GOALS[0])
+arm_player(one, inverse_kinematics, forward_kinematics, obstacle=(OBSTACLE, RADIUS), goal=GOALS[0])
 
 # %% [markdown]
 # ## Takeaways
