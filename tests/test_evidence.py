@@ -33,6 +33,10 @@ SETTINGS = {
                 "mixture_controls(1000, torch.Generator().manual_seed(3))"],
     "07_flow_matching": ["SIGMA_MIN = 0.05", "train(model, loss_on_batch, data, steps=1500, batch_size=512, lr=1e-2",
                          "mixture_controls(1000, torch.Generator().manual_seed(3))"],
+    "02b_theory_bridge": ["betas = torch.linspace(1e-4, 0.2, T)", "T = 100",
+                          "train(models[kind], loss_on_batch, data, steps=1500, batch_size=512, lr=1e-2",
+                          "(1000, 2), alpha_bar, 50,\n                                 torch.Generator().manual_seed(2), clip=None)",
+                          "mixture_controls(1000, torch.Generator().manual_seed(3))"],
     "08_diffusion_and_ot_paths": ["T_MAX = 0.999",
                                   "make_loss(fields[kind], kind), data, steps=1500, batch_size=512, lr=1e-2",
                                   "mixture_controls(1000, torch.Generator().manual_seed(3))"],
@@ -134,7 +138,40 @@ def ot_paths_run():
     return out
 
 
-MIXTURE_RUNS = {"02_ddpm": ddpm_run, "07_flow_matching": flow_matching_run, "08_diffusion_and_ot_paths": ot_paths_run}
+def bridge_run():
+    """02b: epsilon-, x0- and v-prediction on one budget; epsilon and v pass, x0 fails (its modes come out
+    too narrow, which the notebook asserts and explains)."""
+    from coursekit.kit.diffusion import ddim_sample
+    from solutions.bridge import prediction_loss, to_data_eps
+    T = 100
+    alpha_bar = torch.cumprod(1 - torch.linspace(1e-4, 0.2, T), dim=0)
+    out = {}
+    for kind in ("epsilon", "sample", "v_prediction"):
+        torch.manual_seed(0)
+        model = TimeConditionedMLP(num_steps=T)
+
+        def eps_of(x, t):
+            return to_data_eps(model(x, t), kind, x, alpha_bar[t].sqrt(), (1 - alpha_bar[t]).sqrt())[1]
+
+        def sample():
+            with torch.no_grad():
+                return ddim_sample(eps_of, (1000, 2), alpha_bar, 50, torch.Generator().manual_seed(2), clip=None)
+
+        if kind == "epsilon":
+            out["untrained"] = sample()
+
+        def loss_on_batch(x0, g):
+            t = torch.randint(0, T, (len(x0),), generator=g)
+            return prediction_loss(model, x0, t, alpha_bar, torch.randn(x0.shape, generator=g), kind)
+
+        train(model, loss_on_batch, DATA, steps=1500, batch_size=512, lr=1e-2, desc=kind)
+        out[f"{kind}-prediction"] = sample()
+    return out
+
+
+MUST_FAIL = {"untrained", "sample-prediction"}
+MIXTURE_RUNS = {"02_ddpm": ddpm_run, "07_flow_matching": flow_matching_run, "08_diffusion_and_ot_paths": ot_paths_run,
+                "02b_theory_bridge": bridge_run}
 
 
 @pytest.mark.parametrize("name", sorted(CONTROLS))
@@ -161,8 +198,9 @@ def test_mixture_reference_passes_and_untrained_fails(assignment):
     verdicts = {name: mixture_verdict(x, name) for name, x in samples.items()}
     report = "\n".join(map(str, verdicts.values()))
     print(report)
-    assert not verdicts.pop("untrained"), report
-    assert all(verdicts.values()), report
+    assert "untrained" in verdicts
+    assert not any(v for name, v in verdicts.items() if name in MUST_FAIL), report
+    assert all(v for name, v in verdicts.items() if name not in MUST_FAIL), report
 
 
 # ---------------------------------------------------------------- policies: 03
