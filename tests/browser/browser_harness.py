@@ -374,8 +374,22 @@ RENDERED_JS = """(id) => { const f = window.__course.figure(id);
   return !!(p && p.querySelector('.course-figure-status--failed')); }"""
 FIGURE_STATUS_JS = """(id) => { const p = window.__course.panel(id);
   const s = p && p.querySelector('.course-figure-status');
+  let output = null;  // the cell output that should hold this widget, as the learner reads it
+  const nb = window.__course.notebook();
+  for (const c of (nb ? nb.content.widgets : [])) {
+    if (c.model.type !== 'code') continue;
+    for (let i = 0; i < c.model.outputs.length; i++) {
+      const d = c.model.outputs.get(i).toJSON().data || {};
+      const v = d['application/vnd.jupyter.widget-view+json'];
+      if (v && (v.model_id === id || !p)) {
+        const area = c.node.querySelector('.jp-OutputArea');
+        output = area ? area.innerText.replace(/\\s+/g, ' ').slice(0, 300) : '(no output area)';
+        if (v.model_id === id) break;
+      }
+    }
+  }
   return {panel: !!p, plot: !!window.__course.plot(id), failed: !!(s && s.classList.contains('course-figure-status--failed')),
-          text: s ? s.textContent : null}; }"""
+          text: s ? s.textContent : null, output, visibility: document.visibilityState}; }"""
 
 SNAPSHOT_CODE = ("print(__import__('json').dumps([p.snapshot() for p in "
                  "__import__('widgets').Panel.instances() if %r in (None, p.model_id)], allow_nan=False))")
@@ -529,7 +543,8 @@ class NotebookPage:
                 f"  expected: a plot whose layout.meta.state is {json.dumps((want or {}).get('state'))} "
                 f"and whose drawn title is its layout title\n"
                 f"  the page shows: panel in page = {status.get('panel')}, plot element = {status.get('plot')}, "
-                f"cell output text = {status.get('text')!r}, figure = {json.dumps(shown)[:600]}\n"
+                f"figure status text = {status.get('text')!r}, page {status.get('visibility')}, "
+                f"figure = {json.dumps(shown)[:600]}\n  the widget's cell output reads: {status.get('output')!r}\n"
                 f"  screenshot: {shot}")
 
     def panel_locator(self, model_id: str):

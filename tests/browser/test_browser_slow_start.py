@@ -14,6 +14,8 @@ afterwards (the kernel's messages reach models that started late).
 """
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 import browser_harness as H
@@ -29,9 +31,14 @@ EXPLORERS = sorted((H.REPO / "course" / "explorers").glob("*.ipynb"))
 @pytest.mark.skipif(not EXPLORERS, reason="no explorer notebook")
 def test_widgets_render_when_the_start_up_window_is_missed(lab, served, context):
     notebook = EXPLORERS[0]
-    _, paths = served
+    root, _ = served
+    # A copy of its own: JupyterLab gives every tab that opens one path the same kernel, and the
+    # widget tests open this notebook in another tab meanwhile.
+    copy = root / "slow_start" / notebook.name
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copy(notebook, copy)
     context.add_init_script(SHORT_WINDOW_JS)
-    nb = H.NotebookPage(context.new_page(), lab, paths[notebook], workspace="slow-start")
+    nb = H.NotebookPage(context.new_page(), lab, copy.relative_to(root).as_posix(), workspace="slow-start")
     try:
         assert nb.page.evaluate("() => AbortSignal.timeout(2000) instanceof AbortSignal"), "the window was not cut"
         nb.run_all()
