@@ -14,6 +14,7 @@ and its plotly workarounds), ``_plumbing`` (controls and checks every widget use
 from ._figure import Figure
 from ._panel import Panel
 from ._plumbing import polylines
+from .bridge import bound_explorer, langevin_explorer, parameterisation_explorer, solver_explorer
 from .capstone import arm_player, formation_player
 from .ddpm_forward import forward_noising_explorer
 from .ddpm_reverse import reverse_sampling_player
@@ -41,6 +42,11 @@ __all__ = [
     "mixture_eps_model",
     "ring_means",
     "sample_mixture",
+    # 02b the theory bridge
+    "langevin_explorer",
+    "parameterisation_explorer",
+    "solver_explorer",
+    "bound_explorer",
     # 03 Diffusion Policy
     "horizon_explorer",
     "chunk_explorer",
