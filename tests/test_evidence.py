@@ -442,3 +442,13 @@ def test_labelled_reference_passes_and_controls_fail(assignment):
     print(report)
     assert verdicts.pop("trained"), report
     assert not any(verdicts.values()), report
+
+
+def test_bars_refuse_bad_input_in_plain_words():
+    with pytest.raises(ValueError, match="expected a tensor of points"):
+        evidence.mixture_bar(torch.zeros(10), HELD_OUT, evidence.eight_gaussian_centres(), THRESHOLD)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        evidence.mmd(torch.full((5, 2), float("nan")), HELD_OUT)
+    with pytest.raises(ValueError, match="differ in length"):
+        evidence.labelled_bar(torch.zeros(4, 3, 2), torch.zeros(5), torch.zeros(4, 3, 2), torch.zeros(4),
+                              classify=lambda x: torch.zeros(len(x)))
