@@ -35,10 +35,12 @@ import math
 import torch
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_same_shape, check_tensor
 
 check = checker("01_variational_inference")
+hint = hinter("01_variational_inference")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.set_num_threads(1)  # tiny computations: one thread is fastest, and leaves the other core free
 LOG_2PI = math.log(2 * math.pi)

@@ -42,11 +42,13 @@ import math
 import torch
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.kit.diffusion import ddim_timesteps
 from coursekit.validate import check_flow_times, check_number, check_same_shape, check_tensor, check_timesteps
 
 check = checker("02b_theory_bridge")
+hint = hinter("02b_theory_bridge")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and leaves the other core free
 torch.manual_seed(0);

@@ -44,10 +44,12 @@ import torch
 from torch import nn
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_episode_ends, check_horizons, check_tensor, checked_policy
 
 check = checker("03_diffusion_policy")
+hint = hinter("03_diffusion_policy")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and leaves the other core free
 torch.manual_seed(0);

@@ -40,11 +40,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.kit.transformer import Mlp, SelfAttention
 from coursekit.validate import ShapeError, check_heads, check_tensor
 
 check = checker("04_diffusion_transformer")
+hint = hinter("04_diffusion_transformer")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and leaves the other core free
 torch.manual_seed(0);

@@ -45,10 +45,12 @@ import torch
 from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import check_flow_times, check_same_shape, check_tensor, check_ve_sigmas, check_vp_betas
 
 check = checker("08_diffusion_and_ot_paths")
+hint = hinter("08_diffusion_and_ot_paths")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.manual_seed(0)
 torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves the other core free

@@ -50,11 +50,13 @@ import torch
 from tqdm.auto import tqdm
 
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.validate import (ShapeError, check_count, check_flow_times, check_number, check_same_shape, check_tensor,
                                 checked_field)
 
 check = checker("09_pi0")
+hint = hinter("09_pi0")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.manual_seed(0)
 torch.set_num_threads(1);  # tiny models: one thread is fastest here, and leaves the other core free

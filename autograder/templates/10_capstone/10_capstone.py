@@ -38,10 +38,12 @@ import torch
 
 from coursekit.checks.runtime import skip_experiments_when_autograding
 from coursekit.checks.visible import checker
+from coursekit.hints import hinter
 from coursekit.kit.diffusion import denoising_loss
 from coursekit.validate import ShapeError, check_tensor
 
 check = checker("10_capstone")
+hint = hinter("10_capstone")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
 skip_experiments_when_autograding()  # cells starting "# experiment:" carry no points; the autograder skips them
 torch.set_num_threads(1)  # tiny models: one thread is fastest, and leaves the other core free
 torch.manual_seed(0);
