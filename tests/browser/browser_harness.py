@@ -375,8 +375,8 @@ RENDERED_JS = """(id) => { const f = window.__course.figure(id);
 FIGURE_STATUS_JS = """(id) => { const p = window.__course.panel(id);
   const s = p && p.querySelector('.course-figure-status');
   let output = null;  // the cell output that should hold this widget, as the learner reads it
-  const nb = window.__course.notebook();
-  for (const c of (nb ? nb.content.widgets : [])) {
+  const nb = window.jupyterapp && window.jupyterapp.shell ? window.__course.notebook() : null;  // none in Voila
+  for (const c of (nb && nb.content ? nb.content.widgets : [])) {
     if (c.model.type !== 'code') continue;
     for (let i = 0; i < c.model.outputs.length; i++) {
       const d = c.model.outputs.get(i).toJSON().data || {};
