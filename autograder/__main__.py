@@ -37,6 +37,9 @@ def main(argv=None) -> int:
         if args.command == "release":
             for path in release_mod.release(name):
                 print(f"released {path}")
+    if args.command == "release":
+        from autograder import start_page
+        print(f"wrote {start_page.write()}")  # course/START.md: the course map (autograder/start_page.py)
     return 0
 
 

@@ -18,6 +18,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from autograder import RUNTIME_ROOT, SOURCE
 from autograder.grading.execute import SandboxExecute
 from autograder.grading.feedback import StaticPlots, StripHiddenTests
+from autograder import feedback_page
 from autograder.grading.sanitize import SanitizeMetadata
 from autograder.grading.verdict import HiddenVerdict
 
@@ -38,7 +39,13 @@ c.Autograde.sanitize_preprocessors = [
 c.Autograde.autograde_preprocessors = [
     SandboxExecute, HiddenVerdict, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, StaticPlots, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, StaticPlots, CSSHTMLHeaderPreprocessor,
+                                    feedback_page.LearnerTracebacks, feedback_page.PassMarks, feedback_page.OfflineAssets]
+# The learner's feedback page (autograder/feedback_page): offline MathJax and plotly.js as files beside
+# the page, wrapped messages, tracebacks cut to the learner's own cells.
+c.StaticPlots.plotlyjs = feedback_page.PLOTLY
+c.HTMLExporter.template_name = feedback_page.TEMPLATE_NAME
+c.HTMLExporter.extra_template_basedirs = [str(feedback_page.TEMPLATES), feedback_page.NBGRADER_TEMPLATES]
 
 # "auto": sandboxed whenever bubblewrap works (python -m autograder grade requires it). The limits
 # per kernel (time per cell, CPU, memory, processes) are the defaults of SandboxExecute and Sandbox;

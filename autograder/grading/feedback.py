@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Unicode
 
 from autograder.grading.kernel_hooks import SNAPSHOT_MIME
 from autograder.grading import RECORD_MIME
@@ -90,6 +90,8 @@ class StripHiddenTests(Preprocessor):
 
 class StaticPlots(Preprocessor):
     enabled = Bool(True).tag(config=True)
+    plotlyjs = Unicode("", help="'' embeds plotly.js once per page; a file name ('plotly.min.js') links "
+                       "that file instead (autograder.feedback_page writes it beside the page)").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._js_done = False
@@ -125,7 +127,7 @@ class StaticPlots(Preprocessor):
             return ""
         import plotly.io as pio
         try:
-            html = pio.to_html(spec, include_plotlyjs=not self._js_done, full_html=False, validate=False,
+            html = pio.to_html(spec, include_plotlyjs=(self.plotlyjs or True) if not self._js_done else False, full_html=False, validate=False,
                                config={"displaylogo": False})
         except Exception as exc:
             return f"<p><em>(a figure that could not be drawn: {_escape(type(exc).__name__)})</em></p>"

@@ -15,6 +15,7 @@ import types
 
 from coursekit.checks.cases import call, case_inputs, load_fixture, run
 from coursekit.checks.judge import CheckFailed, Outcome, judge, visible_cases
+from coursekit.progress import record as record_progress  # the learner's PROGRESS.md (coursekit/progress.py)
 
 __all__ = ["CheckFailed", "check", "checker", "diagnose", "graded_names_used"]
 
@@ -73,8 +74,10 @@ def check(assignment: str, name: str, fn, deps: dict | None = None) -> None:
         if broken:
             print(f"⏭  {name}: check skipped because {dep_name}, which it calls, does not pass its own check yet.\n"
                   f"   Fix {dep_name} first. (For grading, {name} is tested with a correct {dep_name}.)")
+            record_progress(assignment, name, "skipped")
             return
     problem = diagnose(assignment, name, fn)
+    record_progress(assignment, name, "fail" if problem else "pass")
     if problem:
         raise CheckFailed(problem)
     print(f"✅ {name} passes the visible checks.")

@@ -1,0 +1,124 @@
+"""The feedback page a learner reads: offline math, readable failures, small files.
+
+``nbgrader generate_feedback`` renders each graded notebook with the template
+``templates/course_feedback`` (nbgrader's ``feedback`` template with its head replaced) and these
+preprocessors, after :mod:`autograder.grading.feedback` (hidden tests stripped, plots made static):
+
+- :class:`LearnerTracebacks`: a failure shows the learner's message and only the frames of the
+  learner's own cells. Frames in installed code (``coursekit/checks``, torch, ...) are dropped, so
+  no instructor's absolute path reaches the page; a visible check's error that repeats the grader's
+  verdict word for word is dropped too (the verdict stays).
+- :class:`PassMarks`: the check's pass and skip marks (emoji that Debian's Chromium has no font for)
+  become marks drawn with CSS, so they render without any font.
+- :class:`OfflineAssets`: math is typeset in the page by MathJax 3 (SVG output: no web fonts) and
+  plots by plotly.js, both loaded from files written beside the feedback page (nbgrader writes
+  ``resources["outputs"]`` into the feedback folder), only when the page needs them. Nothing is
+  fetched from the network; each page links the asset instead of embedding 4.8 MB of plotly.js.
+
+Threat model: the page is shown to the learner whose notebook it renders, so it may show their own
+code and messages; it must not show hidden tests (stripped before this runs) or paths and code of
+the grader's machine (tracebacks through installed code are cut here).
+"""
+from __future__ import annotations
+
+import html
+import re
+from importlib.metadata import distribution
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+TEMPLATES = Path(__file__).parent / "templates"
+# nbgrader's template folder (nbgrader adds it only when extra_template_basedirs is unset)
+NBGRADER_TEMPLATES = str(Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates")
+TEMPLATE_NAME = "course_feedback"
+MATHJAX = "mathjax-tex-svg.js"   # MathJax 3.2 tex-svg, from the PyPI package sphinx-mathjax-offline
+PLOTLY = "plotly.min.js"         # from the plotly package
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MATH = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\begin\{")
+PASS_MARKS = ("\u2705", "\u2714\ufe0f", "\u2714", "\u2713")
+SKIP_MARKS = ("\u23ed\ufe0f", "\u23ed")
+
+
+def asset(name: str) -> bytes:
+    if name == MATHJAX:
+        path = distribution("sphinx-mathjax-offline").locate_file("sphinx-mathjax-offline/static/mathjax/tex-svg.js")
+    elif name == PLOTLY:
+        import plotly
+        path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    else:
+        raise KeyError(name)
+    return Path(path).read_bytes()
+
+
+def learner_frames(traceback: list[str]) -> list[str]:
+    """The traceback without frames in installed code: the header, the learner's cells, the message."""
+    kept = []
+    for i, entry in enumerate(traceback):
+        plain = ANSI.sub("", entry).lstrip()
+        last = i == len(traceback) - 1
+        if last or plain.startswith(("Cell ", "Input In", "---")) or "Traceback (most recent call last)" in plain:
+            kept.append(entry)
+    return kept
+
+
+class LearnerTracebacks(Preprocessor):
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            seen, outputs = set(), []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    message = (out.get("evalue") or "").strip()
+                    if message and message in seen:
+                        continue  # the visible check repeating the grader's verdict
+                    seen.add(message)
+                    out["traceback"] = learner_frames(out.get("traceback", []))
+                outputs.append(out)
+            cell.outputs = outputs
+        return nb, resources
+
+
+def _mark(kind: str) -> str:
+    return f'<span class="course-mark course-mark--{kind}" role="img" aria-label="{kind}"></span>'
+
+
+class PassMarks(Preprocessor):
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                text = out.get("text", "") if out.get("output_type") == "stream" else ""
+                if not any(m in text for m in PASS_MARKS + SKIP_MARKS):
+                    continue
+                body = html.escape(text)
+                for m in PASS_MARKS:
+                    body = body.replace(m, _mark("passed"))
+                for m in SKIP_MARKS:
+                    body = body.replace(m, _mark("skipped"))
+                out.clear()
+                out.update({"output_type": "display_data", "metadata": {},
+                            "data": {"text/html": f'<pre class="course-stream">{body}</pre>', "text/plain": text}})
+        return nb, resources
+
+
+class OfflineAssets(Preprocessor):
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        outputs_html = "\n".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells
+                                 for o in c.get("outputs", []) if c.cell_type == "code")
+        page = resources.setdefault("course_feedback", {})
+        files = resources.setdefault("outputs", {})
+        if MATH.search(markdown):
+            page["mathjax"] = MATHJAX
+            files[MATHJAX] = asset(MATHJAX)
+        if f'src="{PLOTLY}"' in outputs_html:
+            files[PLOTLY] = asset(PLOTLY)
+        return nb, resources
