@@ -11,7 +11,7 @@ import math
 import torch
 
 from solutions import ddpm_mistakes, variational_mistakes
-from solutions.bridge import euler_step, per_sample, posterior_mean_variance, to_data_eps
+from solutions.bridge import euler_step, per_sample, posterior_mean_variance
 from solutions.mistakes import registry
 from solutions.variational import kl_diag_gaussians
 
@@ -52,6 +52,14 @@ def dsm_variance(score_model, x0, sigma, noise):
 def dsm_unweighted(score_model, x0, sigma, noise):
     s = per_sample(sigma, x0)
     return ((score_model(x0 + s * noise, sigma) + noise / s) ** 2).sum(-1).mean()
+
+
+@mistake("dsm_loss", "the score model's output detached",
+         "The loss trains the score model: keep its output in the graph (no .detach(), no .item()), "
+         "or its gradients are zero.")
+def dsm_detached(score_model, x0, sigma, noise):
+    s = per_sample(sigma, x0)
+    return ((s * score_model(x0 + s * noise, sigma).detach() + noise) ** 2).sum(-1).mean()
 
 
 @mistake("langevin_step", "wrong sign of the score",
@@ -131,36 +139,69 @@ def predictions_velocity_swapped(data, eps, alpha, sigma, d_alpha, d_sigma):
          "the denominator is 1 only on variance-preserving paths (DDPM, VP), not on the OT path.", showcase=True)
 def to_data_eps_vp_only(prediction, kind, x, alpha, sigma, d_alpha=None, d_sigma=None):
     a, s = per_sample(alpha, x), per_sample(sigma, x)
+    if kind == "epsilon":
+        return (x - s * prediction) / a, prediction
+    if kind == "sample":
+        return prediction, (x - a * prediction) / s
     if kind == "v_prediction":
         return a * x - s * prediction, s * x + a * prediction
-    return to_data_eps(prediction, kind, x, alpha, sigma, d_alpha, d_sigma)
+    if kind == "score":
+        return (x + s**2 * prediction) / a, -s * prediction
+    da, ds = per_sample(d_alpha, x), per_sample(d_sigma, x)
+    det = a * ds - s * da
+    return (ds * x - s * prediction) / det, (a * prediction - da * x) / det
 
 
 @mistake("to_data_eps", "sigma instead of sigma^2 in the score conversion",
          "From the score: eps = -sigma * score and data = (x + sigma^2 * score) / alpha (Tweedie's formula).")
 def to_data_eps_score_sigma(prediction, kind, x, alpha, sigma, d_alpha=None, d_sigma=None):
     a, s = per_sample(alpha, x), per_sample(sigma, x)
+    if kind == "epsilon":
+        return (x - s * prediction) / a, prediction
+    if kind == "sample":
+        return prediction, (x - a * prediction) / s
+    if kind == "v_prediction":
+        norm = a**2 + s**2
+        return (a * x - s * prediction) / norm, (s * x + a * prediction) / norm
     if kind == "score":
         return (x + s * prediction) / a, -s * prediction
-    return to_data_eps(prediction, kind, x, alpha, sigma, d_alpha, d_sigma)
+    da, ds = per_sample(d_alpha, x), per_sample(d_sigma, x)
+    det = a * ds - s * da
+    return (ds * x - s * prediction) / det, (a * prediction - da * x) / det
 
 
 @mistake("to_data_eps", "wrong sign of the score",
          "score = -eps / sigma, so eps = -sigma * score (and data = (x + sigma^2 score) / alpha).")
 def to_data_eps_score_sign(prediction, kind, x, alpha, sigma, d_alpha=None, d_sigma=None):
     a, s = per_sample(alpha, x), per_sample(sigma, x)
+    if kind == "epsilon":
+        return (x - s * prediction) / a, prediction
+    if kind == "sample":
+        return prediction, (x - a * prediction) / s
+    if kind == "v_prediction":
+        norm = a**2 + s**2
+        return (a * x - s * prediction) / norm, (s * x + a * prediction) / norm
     if kind == "score":
         return (x - s**2 * prediction) / a, s * prediction
-    return to_data_eps(prediction, kind, x, alpha, sigma, d_alpha, d_sigma)
+    da, ds = per_sample(d_alpha, x), per_sample(d_sigma, x)
+    det = a * ds - s * da
+    return (ds * x - s * prediction) / det, (a * prediction - da * x) / det
 
 
 @mistake("to_data_eps", "velocity taken as data - eps on every path",
          "u = data - eps holds on the OT path only; in general solve x = alpha data + sigma eps, u = d_alpha data + d_sigma eps.")
 def to_data_eps_velocity_ot_only(prediction, kind, x, alpha, sigma, d_alpha=None, d_sigma=None):
-    s = per_sample(sigma, x)
-    if kind == "velocity":   # data - eps = u and x = alpha data + sigma eps, with alpha = 1 - sigma assumed
-        return x + s * prediction, x - (1 - s) * prediction
-    return to_data_eps(prediction, kind, x, alpha, sigma, d_alpha, d_sigma)
+    a, s = per_sample(alpha, x), per_sample(sigma, x)
+    if kind == "epsilon":
+        return (x - s * prediction) / a, prediction
+    if kind == "sample":
+        return prediction, (x - a * prediction) / s
+    if kind == "v_prediction":
+        norm = a**2 + s**2
+        return (a * x - s * prediction) / norm, (s * x + a * prediction) / norm
+    if kind == "score":
+        return (x + s**2 * prediction) / a, -s * prediction
+    return x + s * prediction, x - (1 - s) * prediction   # data - eps = u, with alpha = 1 - sigma assumed
 
 
 @mistake("ddpm_to_flow_time", "signal-to-noise ratio not square-rooted",
@@ -205,6 +246,16 @@ def loss_v_sign(model, x0, t, alpha_bar, noise, kind):
     x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
     target = {"epsilon": noise, "sample": x0, "v_prediction": (1 - ab).sqrt() * x0 - ab.sqrt() * noise}[kind]
     return ((model(x_t, t) - target) ** 2).mean()
+
+
+@mistake("prediction_loss", "the model's output detached",
+         "The loss trains the model: keep its output in the graph (no .detach(), no torch.no_grad()), "
+         "or its gradients are zero.")
+def loss_detached(model, x0, t, alpha_bar, noise, kind):
+    ab = per_sample(alpha_bar[t], x0)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    target = {"epsilon": noise, "sample": x0, "v_prediction": ab.sqrt() * noise - (1 - ab).sqrt() * x0}[kind]
+    return ((model(x_t, t).detach() - target) ** 2).mean()
 
 
 # ---------------------------------------------------------------- 3. the probability-flow ODE
