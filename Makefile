@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: lab test test-browser venv release build bench voila clean-grading help
+.PHONY: lab lab-instructor test test-browser venv release build bench voila clean-grading help
 
 help:
-	@echo "make lab      set up (if needed) and open the course in JupyterLab"
+	@echo "make lab      set up (if needed) and open the course in JupyterLab, on its start page"
+	@echo "make lab-instructor  the same with nbgrader's instructor side (Create Assignment, Formgrader)"
 	@echo "make test     set up (if needed) and run every test (browser tests included)"
 	@echo "make test-browser  only the real-browser tests"
 	@echo "make release  rebuild instructor notebooks and regenerate the student notebooks (nbgrader)"
@@ -27,8 +28,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Learners: JupyterLab on course/, opening the start page (course/START.md, rendered), with only the
+# learner side of nbgrader (Validate, the Assignments list) and no news pop-up: the settings in
+# share/jupyter/lab-learner (overrides.json, page_config.json) and share/jupyter/learner-config
+# (nbgrader's formgrader and course-list server extensions off). PROGRESS.md is written first.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(PY) -m coursekit.progress course
+	JUPYTER_CONFIG_PATH="$(CURDIR)/share/jupyter/learner-config" $(VENV)/bin/jupyter lab --ServerApp.root_dir=course \
+		--LabApp.app_settings_dir="$(CURDIR)/share/jupyter/lab-learner" --LabApp.default_url=/lab/tree/START.md $(ALLOW_ROOT)
+
+# Instructors: the same course with nbgrader's instructor side (Create Assignment, Formgrader), run in
+# the nbgrader course root var/course (formgrader reads the nbgrader_config.py that autograder.course.Course
+# writes there; the instructor notebooks come from autograder/source).
+lab-instructor: $(STAMP)
+	$(PY) -c "from autograder.course import Course; Course()"
+	cd var/course && $(CURDIR)/$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)/var/course" \
+		--LabApp.app_settings_dir="$(CURDIR)/share/jupyter/lab-instructor" $(ALLOW_ROOT)
 
 # Every test, the real-browser suite (tests/browser, docs/BROWSER_TESTS.md) included.
 test: $(STAMP)
