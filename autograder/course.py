@@ -170,6 +170,9 @@ class Course:
     @contextmanager
     def gradebook(self):
         from nbgrader.api import Gradebook
+        bindir = str(Path(sys.executable).parent)  # a new (e.g. PostgreSQL) gradebook runs `alembic`
+        if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
         with Gradebook(self.db_url) as gb:
             yield gb
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
+from bench import dask_engine
 
 A = "02_ddpm"
 N = 8
@@ -35,8 +36,7 @@ def make_course(root: Path) -> Course:
 
 
 def scores(root: Path) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Course(root).gradebook() as gb:  # SQLite, or the PostgreSQL of a Dask run
         return {s.student.id: round(float(s.score), 6) for s in gb.assignment_submissions(A)}
 
 
@@ -53,11 +53,15 @@ def serial(root: Path) -> float:
     return time.perf_counter() - start
 
 
-def parallel(root: Path, workers: int) -> float:
+def grading_jobs(root: Path) -> list:
     from autograder.grading.command import Options
     from autograder.grading.jobs import Job
+    return [Job(str(root), A, f"student{i}", overrides=Options(A, root=root).overrides(), feedback=False) for i in range(N)]
+
+
+def parallel(root: Path, workers: int) -> float:
     from autograder.grading.pool import LocalPool
-    jobs = [Job(str(root), A, f"student{i}", overrides=Options(A, root=root).overrides(), feedback=False) for i in range(N)]
+    jobs = grading_jobs(root)
     failed = []
     start = time.perf_counter()
     LocalPool(workers, job_timeout=1800).run(jobs, lambda r: failed.append(r) if r.status != "GRADED" else None)
@@ -93,12 +97,14 @@ def main() -> None:
     import statistics
     workers = int(os.environ.get("BENCH_WORKERS", "2"))
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
-    with tempfile.TemporaryDirectory() as tmp:
+    # dask: (scheduler, {database: URL}) of a local Dask cluster and scratch PostgreSQL; None if unavailable
+    with tempfile.TemporaryDirectory() as tmp, dask_engine.cluster(workers, [f"dask{i}" for i in range(repeat)]) as dask:
         template = Path(tmp) / "template"
         make_course(template)
         t_serial, t_parallel, cpu_serial, cpu_parallel, same = [], [], [], [], True
         load = os.getloadavg()[0]
         ceiling = machine_parallelism(workers)
+        t_dask = []
         for i in range(repeat):
             a, b = Path(tmp) / f"serial{i}", Path(tmp) / f"parallel{i}"
             shutil.copytree(template, a)  # the same submissions, the same gradebook state
@@ -111,6 +117,10 @@ def main() -> None:
             cpu_serial.append(c1 - c0)
             cpu_parallel.append(c2 - c1)
             same = same and scores(a) == scores(b) and len(scores(a)) == N
+            if dask:
+                d = shutil.copytree(template, Path(tmp) / f"dask{i}")
+                t_dask.append(dask_engine.run(d, grading_jobs(d), dask[0], dask[1][f"dask{i}"]))
+                same = same and scores(d) == scores(a)
         load_after = os.getloadavg()[0]
         ts, tp = statistics.median(t_serial), statistics.median(t_parallel)
         print(f"{'submissions':<34}{N:>10}")
@@ -118,6 +128,9 @@ def main() -> None:
         print(f"{'load average before / after':<34}{load:>5.1f} / {load_after:.1f}   (other work on the machine)")
         print(f"{'serial nbgrader autograde (s)':<34}{ts:>10.1f}   runs {[round(t, 1) for t in t_serial]}")
         print(f"{'parallel workers (s)':<34}{tp:>10.1f}   runs {[round(t, 1) for t in t_parallel]}")
+        print(f"{f'dask cluster, {workers} workers (s)':<34}{statistics.median(t_dask):>10.1f}   runs "
+              f"{[round(t, 1) for t in t_dask]}; {ts / statistics.median(t_dask):.2f}x serial (PostgreSQL gradebook)"
+              if t_dask else f"{'dask cluster':<34}{'-':>10}   not measured: {dask_engine.unavailable()}")
         print(f"{'grader-process CPU (s)':<34}{statistics.median(cpu_serial):>5.1f} / {statistics.median(cpu_parallel):.1f}"
               "   (serial / parallel; kernels not included)")
         pairs = [round(a / b, 2) for a, b in zip(t_serial, t_parallel)]
