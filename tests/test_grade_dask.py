@@ -172,3 +172,27 @@ def test_a_killed_dask_worker_loses_nothing(template, postgres, cluster, local_o
     client.wait_for_workers(2, timeout=60)   # the nanny replaced the killed worker
     assert killed[1] not in client.run(os.getpid).values()
     remove(root)
+
+
+def test_the_dask_engine_says_what_it_needs(tmp_path):
+    """Plain-words errors, before any job: no scheduler, a SQLite gradebook, no scheduler answering,
+    a worker that cannot see the course root. And --db is kept in the course's configuration."""
+    from autograder.grading.command import GradeError, Options
+    from autograder.grading.dask_engine import worker_problem
+    from autograder.grading.engines import make_pool
+    from autograder.grading.jobs import Job
+
+    course = Course(tmp_path / "course")
+    with pytest.raises(GradeError, match="needs --scheduler"):
+        make_pool(Options(A, engine="dask"), course, 2, None)
+    with pytest.raises(GradeError, match="SQLite on a shared filesystem is unsafe"):
+        make_pool(Options(A, engine="dask", scheduler="tcp://127.0.0.1:9"), course, 2, None)
+    url = "postgresql://grader@127.0.0.1:9/course"
+    Course(course.root, db_url=url)
+    assert Course(course.root).db_url == url      # later runs (and workers) keep the database
+    pool = make_pool(Options(A, engine="dask", scheduler="tcp://127.0.0.1:9"), Course(course.root), 2, None)
+    pool.connect_timeout = 2
+    with pytest.raises(GradeError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+        pool.run([Job(str(course.root), A, "ada")], print)
+    assert "cannot read the course root /nowhere" in worker_problem("/nowhere", url, False)
+    assert "cannot open the gradebook" in worker_problem(str(course.root), url, False)
