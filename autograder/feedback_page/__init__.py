@@ -1,7 +1,7 @@
 """The feedback page a learner reads: offline math, readable failures, small files.
 
 ``nbgrader generate_feedback`` renders each graded notebook with the template
-``templates/course_feedback`` (nbgrader's ``feedback`` template with its head replaced) and these
+``templates/feedback`` (a copy of nbgrader's ``feedback`` template, found before it, head replaced) and these
 preprocessors, after :mod:`autograder.grading.feedback` (hidden tests stripped, plots made static):
 
 - :class:`LearnerTracebacks`: a failure shows the learner's message and only the frames of the
@@ -32,7 +32,7 @@ from traitlets import Bool
 TEMPLATES = Path(__file__).parent / "templates"
 # nbgrader's template folder (nbgrader adds it only when extra_template_basedirs is unset)
 NBGRADER_TEMPLATES = str(Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates")
-TEMPLATE_NAME = "course_feedback"
+TEMPLATE_NAME = "feedback"  # nbgrader's name: its API (formgrader, the grading command) forces it; ours is found first
 MATHJAX = "mathjax-tex-svg.js"   # MathJax 3.2 tex-svg, from the PyPI package sphinx-mathjax-offline
 PLOTLY = "plotly.min.js"         # from the plotly package
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
