@@ -18,23 +18,31 @@ def states_of(name: str) -> torch.Tensor:
     return torch.randn(S + 1, N, H, 3, generator=g)
 
 
-def points(states: torch.Tensor, k: int) -> np.ndarray:
-    """Frame k as the particle trace holds it: the N paths joined, NaN between them."""
+def lines(states: torch.Tensor, k: int) -> np.ndarray:
+    """Frame k as the paths trace holds it: the N paths joined, NaN between them."""
     x = states[k].numpy()
     return np.concatenate([x, np.full((N, 1, 3), np.nan, np.float32)], axis=1).reshape(-1, 3)
 
 
-def test_step_and_goal_drive_the_particles():
+def xyz(trace) -> np.ndarray:
+    return np.stack([np.asarray(trace.x, float), np.asarray(trace.y, float), np.asarray(trace.z, float)], axis=1)
+
+
+def test_step_and_goal_drive_the_particles_and_the_paths():
     panel = formation_player(states_of, ["goal A", "goal B"], data=torch.randn(10, H, 3), goals=GOALS[:2],
                              start=START, obstacle=(OBSTACLE, RADIUS))
-    fig, trace = panel.figure, panel.figure.data[-1]
-    assert trace.type == "scatter3d" and trace.name == "samples"
+    fig, paths, particles = panel.figure, panel.figure.data[-2], panel.figure.data[-1]
+    assert particles.type == "scatter3d" and particles.name == "samples" and particles.mode == "markers"
+    assert paths.mode == "lines"
     for name in ("goal A", "goal B"):
         panel.controls["goal"].value = name
         for k in (0, 3, S):
             panel.controls["step"].value = k
-            got = np.stack([np.asarray(trace.x), np.asarray(trace.y), np.asarray(trace.z)], axis=1)
-            np.testing.assert_allclose(got, points(states_of(name), k), equal_nan=True, rtol=1e-6)
+            np.testing.assert_allclose(xyz(particles), states_of(name)[k].reshape(-1, 3).numpy(), rtol=1e-6)
+            if k == S:                                          # the paths' lines: on the last step only
+                np.testing.assert_allclose(xyz(paths), lines(states_of(name), k), equal_nan=True, rtol=1e-6)
+            else:
+                assert len(paths.x) == N * (H + 1) and np.isnan(xyz(paths)).all()
             assert f"goal = {name}, step = {k} / {S}" in fig.layout.title.text
             assert fig.layout.meta == {"state": {"goal": name, "step": k}}
     assert fig.layout.scene.uirevision == "capstone" and fig.layout.uirevision == "capstone"  # camera stays put
@@ -50,8 +58,13 @@ def test_every_state_is_shipped_to_the_page_once():
     assert calls == ["goal A", "goal B"]                                 # each goal sampled once
     assert [b.match for b in bank.banks] == [{"goal": "goal A"}, {"goal": "goal B"}]
     first = bank.banks[0]
-    xs = np.frombuffer(first.xs[0], np.float32).reshape(S + 1, -1)
-    np.testing.assert_allclose(xs[2], points(states_of("goal A"), 2)[:, 0], equal_nan=True)
+    paths, particles = first.traces
+    assert panel.figure.data[particles].name == "samples" and first.sizes == [N * (H + 1), N * H]
+    xs = np.frombuffer(first.xs[1], np.float32).reshape(S + 1, -1)
+    np.testing.assert_allclose(xs[2], states_of("goal A")[2].reshape(-1, 3)[:, 0].numpy())
+    zs = np.frombuffer(first.zs[0], np.float32).reshape(S + 1, -1)
+    np.testing.assert_allclose(zs[S], lines(states_of("goal A"), S)[:, 2], equal_nan=True)
+    assert np.isnan(zs[:S]).all()
     assert len(first.titles) == S + 1
 
 

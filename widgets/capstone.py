@@ -6,6 +6,13 @@ the page draws the state the step slider asks for. A Play button linked to the s
 page (``jslink``) therefore animates with no kernel round trip per frame; the kernel still gets
 every value and updates its copy of the figure silently, so page and kernel agree. The camera
 stays where the learner put it: the scene's ``uirevision`` never changes.
+
+Cost per frame: every 3-D update rebuilds the WebGL buffers of the traces it touches and redraws
+the scene. A line trace is the expensive part (plotly builds each segment as triangles): in
+Chromium's software WebGL a frame with the paths drawn as lines cost about 3x one with markers
+only. So the denoising states are drawn as particles (one markers trace, one marker per
+waypoint), and the paths' lines appear once, on the last step; the page restyles only the traces
+whose data changed between two frames.
 """
 from __future__ import annotations
 
@@ -109,6 +116,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         named; called once per goal (cached).
     goal_names: the dropdown's options. data: optional (M, H, 3) demonstrations, drawn faintly.
     goals (K, 3), start (3,): drawn as markers; obstacle: optional (centre (3,), radius) of a sphere.
+    Each step draws the samples' waypoints as particles; the last step also joins them into paths.
     Returns a Panel with controls "goal", "step" and "play" (a Play button linked to "step" in
     the page: it animates in the page at about 30 frames per second).
     """
@@ -118,24 +126,29 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         raise ValueError("goal_names: expected at least one goal name")
     if data is not None:
         check_argument("data", data, (None, None, 3))
-    cache: dict[str, np.ndarray] = {}
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     companion: Frames3D | None = None  # made once the figure exists; then every new goal's states are shipped
 
-    def states(name: str) -> np.ndarray:
+    def frames(name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(particles (S + 1, N H, 3): every waypoint of every sample at each step,
+        paths (S + 1, N (H + 1), 3): the sampled paths as lines, NaN except at the last step)."""
         if name not in cache:
             got = check_returned(fn_label(sample_states, "sample_states"), sample_states(name), (None, None, None, 3))
-            cache[name] = _polylines3d(to_numpy(got, np.float32))                     # (S + 1, N (H + 1), 3)
+            s = to_numpy(got, np.float32)                                            # (S + 1, N, H, 3)
+            lines = np.full((len(s), s.shape[1] * (s.shape[2] + 1), 3), np.nan, np.float32)
+            lines[-1] = _polylines3d(s[-1])
+            cache[name] = (s.reshape(len(s), -1, 3), lines)
             if companion is not None:
                 ship(name)
         return cache[name]
 
-    first = states(names[0])
+    first, first_paths = frames(names[0])
     S = first.shape[0] - 1
     controls = {"goal": dropdown("goal", names), "step": int_slider("step", 0, 0, S), "play": _play(S)}
     W.jslink((controls["play"], "value"), (controls["step"], "value"))
 
     fig = Figure()
-    pts = [first[np.isfinite(first).all(-1)]]
+    pts = [first.reshape(-1, 3)]
     if data is not None:
         d = to_numpy(data, np.float32)
         pts.append(d.reshape(-1, 3))
@@ -154,8 +167,12 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         s = to_numpy(start).reshape(1, 3)
         fig.add_scatter3d(x=s[:, 0], y=s[:, 1], z=s[:, 2], mode="markers", name="start",
                           marker=dict(size=6, color="black"))
-    fig.add_scatter3d(x=first[0, :, 0], y=first[0, :, 1], z=first[0, :, 2], mode="lines+markers", name="samples",
-                      marker=dict(size=2.5, color="crimson"), line=dict(color="crimson", width=2))
+    p0, x0 = first_paths[0], first[0]
+    fig.add_scatter3d(x=p0[:, 0], y=p0[:, 1], z=p0[:, 2], mode="lines", name="sampled paths (last step)",
+                      line=dict(color="crimson", width=2), hoverinfo="skip")
+    fig.add_scatter3d(x=x0[:, 0], y=x0[:, 1], z=x0[:, 2], mode="markers", name="samples",
+                      marker=dict(size=2.5, color="crimson"))
+    paths = len(fig.data) - 2
     particles = len(fig.data) - 1
     fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0), scene=_scene(extent),
                       uirevision="capstone", legend=dict(x=0, y=1))
@@ -164,16 +181,18 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         return f"goal = {name}, step = {k} / {S}" + ("  (noise)" if k == 0 else "  (samples)" if k == S else "")
 
     def ship(name: str) -> None:
-        frames = cache[name]
-        companion.add({"goal": name}, [particles], [frames], [title(name, k, len(frames) - 1) for k in range(len(frames))])
+        xs, lines = frames(name)
+        companion.add({"goal": name}, [paths, particles], [lines, xs], [title(name, k, len(xs) - 1) for k in range(len(xs))])
 
     def update() -> bool:
         name = controls["goal"].value
-        frames = states(name)
-        k = min(controls["step"].value, len(frames) - 1)
-        trace = fig.data[particles]
-        trace.x, trace.y, trace.z = frames[k, :, 0], frames[k, :, 1], frames[k, :, 2]
-        fig.layout.title.text = title(name, k, len(frames) - 1)
+        xs, lines = frames(name)
+        S = len(xs) - 1
+        k = min(controls["step"].value, S)
+        for i, f in ((paths, lines), (particles, xs)):
+            trace = fig.data[i]
+            trace.x, trace.y, trace.z = f[k, :, 0], f[k, :, 1], f[k, :, 2]
+        fig.layout.title.text = title(name, k, S)
         return companion is not None and companion.has({"goal": name})
 
     watch = ["goal", "step"]
