@@ -56,3 +56,37 @@ def elbo_logvar_as_std(x, q_mean, q_logvar, a, b, s, num_samples, generator):
     log_lik = gaussian_log_prob(x, a * z + b, torch.full_like(z, 2 * math.log(s)))
     log_prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
     return (log_lik + log_prior - gaussian_log_prob(z, q_mean, q_logvar)).mean(dim=0)
+
+
+@mistake("kl_diag_gaussians", "KL averaged over dimensions instead of summed",
+         "The KL of a diagonal Gaussian is a sum over independent dimensions: use .sum(dim=-1), not .mean(dim=-1).")
+def kl_mean_over_dims(mu_q, logvar_q, mu_p, logvar_p):
+    var_ratio = (logvar_q - logvar_p).exp()
+    return 0.5 * (var_ratio + (mu_q - mu_p) ** 2 / logvar_p.exp() - 1 - (logvar_q - logvar_p)).mean(dim=-1)
+
+
+@mistake("kl_diag_gaussians", "the factor 1/2 missing",
+         "KL = 1/2 sum(...): every term of the Gaussian KL carries the 1/2 of the log-density.")
+def kl_no_half(mu_q, logvar_q, mu_p, logvar_p):
+    var_ratio = (logvar_q - logvar_p).exp()
+    return (var_ratio + (mu_q - mu_p) ** 2 / logvar_p.exp() - 1 - (logvar_q - logvar_p)).sum(dim=-1)
+
+
+@mistake("elbo_mc", "log p(z) left out",
+         "The ELBO is E_q[log p(x | z) + log p(z) - log q(z)]: the prior term log N(z; 0, 1) belongs in it.")
+def elbo_no_prior(x, q_mean, q_logvar, a, b, s, num_samples, generator):
+    eps = torch.randn((num_samples, x.shape[0]), generator=generator)
+    z = q_mean + (0.5 * q_logvar).exp() * eps
+    log_lik = gaussian_log_prob(x, a * z + b, torch.full_like(z, 2 * math.log(s)))
+    return (log_lik - gaussian_log_prob(z, q_mean, q_logvar)).mean(dim=0)
+
+
+@mistake("elbo_mc", "the reparameterised sample detached",
+         "The reparameterisation exists so gradients reach q_mean and q_logvar through z: "
+         "keep z = q_mean + std * eps in the graph (no .detach(), no torch.no_grad()).")
+def elbo_detached_sample(x, q_mean, q_logvar, a, b, s, num_samples, generator):
+    eps = torch.randn((num_samples, x.shape[0]), generator=generator)
+    z = (q_mean + (0.5 * q_logvar).exp() * eps).detach()
+    log_lik = gaussian_log_prob(x, a * z + b, torch.full_like(z, 2 * math.log(s)))
+    log_prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+    return (log_lik + log_prior - gaussian_log_prob(z, q_mean, q_logvar)).mean(dim=0)

@@ -1,13 +1,42 @@
 """Seeded inputs for the graded functions of 01_variational_inference."""
 from __future__ import annotations
 
+import copy
+
 import torch
 
-from coursekit.checks.cases import Seeded
+from coursekit.checks.cases import Harnessed, Seeded
 
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
+    """The check of a function that exists to be differentiated: its value and the gradients of its sum.
+
+    ``wrt`` names the inputs to differentiate: a tensor input directly, a model (a toy with tensor
+    attributes) through those attributes, its parameters. A function that computes the right number
+    through a detached path (``.detach()``, ``.item()``, ``torch.no_grad()``) gets zero gradients here, and fails.
+    """
+    leaves = []
+    with torch.enable_grad():
+        for name in wrt:
+            if isinstance(inputs[name], torch.Tensor):
+                inputs[name] = inputs[name].clone().requires_grad_(True)
+                leaves.append(inputs[name])
+                continue
+            model = inputs[name] = copy.copy(inputs[name])
+            for attr, value in sorted(vars(model).items()):
+                if isinstance(value, torch.Tensor):
+                    setattr(model, attr, value.clone().requires_grad_(True))
+                    leaves.append(getattr(model, attr))
+        out = fn(**inputs)
+        grads = [None] * len(leaves)
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            grads = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
+    grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(leaves, grads))
+    return (out.detach() if isinstance(out, torch.Tensor) else out), grads
 
 
 def _model(seed: int) -> dict:
@@ -33,5 +62,6 @@ def true_posterior(seed: int) -> dict:
 def elbo_mc(seed: int) -> dict:
     g = _gen(1000 + seed)
     x = 2 * torch.randn(5, generator=g)
-    return {"x": x, "q_mean": torch.randn(5, generator=g), "q_logvar": 0.5 * torch.randn(5, generator=g),
-            **_model(seed), "num_samples": 64, "generator": Seeded(1100 + seed)}
+    return Harnessed(value_and_gradients, wrt=("q_mean", "q_logvar"), x=x, q_mean=torch.randn(5, generator=g),
+                     q_logvar=0.5 * torch.randn(5, generator=g), **_model(seed), num_samples=64,
+                     generator=Seeded(1100 + seed))
