@@ -146,3 +146,24 @@ def ddim_sample_shifted(model, shape, alpha_bar, num_steps, generator, eta=0.0, 
         x = ddim_step(model, x, t, t_prev, alpha_bar, eta, noise)
         trajectory.append(x)
     return (x, torch.stack(trajectory)) if return_trajectory else x
+
+
+@mistake("ddim_step", "noise added without shrinking the eps direction",
+         "When sigma * noise is added, the eps direction must give up that variance: "
+         "use sqrt(1 - ab_prev - sigma^2) * eps, not sqrt(1 - ab_prev) * eps.")
+def ddim_noise_without_shrink(model, x_t, t, t_prev, alpha_bar, eta, noise):
+    ab = alpha_bar[t]
+    ab_prev = alpha_bar[t_prev] if t_prev >= 0 else torch.tensor(1.0)
+    eps = model(x_t, torch.full((x_t.shape[0],), t, dtype=torch.long))
+    x0_hat = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    sigma = eta * ((1 - ab_prev) / (1 - ab)).sqrt() * (1 - ab / ab_prev).sqrt()
+    return ab_prev.sqrt() * x0_hat + (1 - ab_prev).sqrt() * eps + sigma * noise
+
+
+@mistake("ddpm_loss", "the model's output detached",
+         "The loss trains the model: keep its output in the graph (no .detach(), no .item(), no torch.no_grad()), "
+         "or its gradients are zero.")
+def loss_detached(model, x0, t, alpha_bar, noise):
+    a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    return ((model(x_t, t).detach() - noise) ** 2).mean()

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.checks.cases import Seeded
+from coursekit.assignments.variational.cases import value_and_gradients
+from coursekit.checks.cases import Harnessed, Seeded
 from coursekit.kit.toys import ToyEpsModel
 
 
@@ -44,8 +45,8 @@ def q_sample(seed: int) -> dict:
 
 
 def ddpm_loss(seed: int) -> dict:
-    inputs = q_sample(seed)
-    return {"model": ToyEpsModel(seed), **inputs}
+    # checked with its gradients with respect to the model's parameters: the loss exists to train it
+    return Harnessed(value_and_gradients, wrt=("model",), model=ToyEpsModel(seed), **q_sample(seed))
 
 
 def posterior_mean_variance(seed: int) -> dict:
