@@ -58,6 +58,20 @@ def windows_unpadded(obs, actions, episode_ends, To, Tp, Ta):
     return obs[idx[:, :To]], actions[idx]
 
 
+@mistake("make_windows", "observations taken from the end of the window",
+         "A window's observations are its FIRST To steps (idx[:, :To]): the last of them is the current step, and "
+         "the Tp actions start from the first observed step. The window's last To steps lie in the future.")
+def windows_obs_from_end(obs, actions, episode_ends, To, Tp, Ta):
+    rows, begin = [], 0
+    for end in episode_ends.tolist():
+        L = end - begin
+        starts = torch.arange(-(To - 1), L - Tp + Ta)
+        rows.append(begin + (starts[:, None] + torch.arange(Tp)[None]).clamp(0, L - 1))
+        begin = end
+    idx = torch.cat(rows)
+    return obs[idx[:, -To:]], actions[idx]
+
+
 # ----------------------------------------------------------------------------- film
 @mistake("film", "scale * h without the bias",
          "FiLM is scale * h + bias: the second half of cond_encoder(cond) is a per-channel bias, added after scaling.",
@@ -92,6 +106,14 @@ def film_interleaved(h, cond, cond_encoder):
     B, C, _ = h.shape
     embed = cond_encoder(cond).reshape(B, C, 2)
     return embed[:, :, 0:1] * h + embed[:, :, 1:2]
+
+
+@mistake("film", "the embedding not reshaped to (B, C, 1)",
+         "Reshape cond_encoder(cond) to (B, 2, C, 1) before splitting: a (B, C) scale lines up with h's last two "
+         "axes (C, T), not with its channels, so it cannot broadcast over the T time steps.")
+def film_not_reshaped(h, cond, cond_encoder):
+    scale, bias = cond_encoder(cond).chunk(2, dim=-1)
+    return scale * h + bias
 
 
 # ----------------------------------------------------------------------------- residual block
