@@ -126,6 +126,28 @@ class DiTBlockWrongOrder(torch.nn.Module):
         return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
 
 
+@mistake("DiTBlock", "one shift/scale pair for both branches",
+         "The attention and MLP branches each get their own modulation: modulate(norm1(x), shift_msa, scale_msa) "
+         "before attn, modulate(norm2(x), shift_mlp, scale_mlp) before mlp (six vectors, not four).")
+class DiTBlockSharedModulation(torch.nn.Module):
+    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0):
+        super().__init__()
+        check_heads(hidden_size, num_heads)
+        self.hidden_size = hidden_size
+        self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(hidden_size, num_heads)
+        self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(hidden_size, int(hidden_size * mlp_ratio))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
+        nn.init.zeros_(self.adaLN_modulation[-1].weight)
+        nn.init.zeros_(self.adaLN_modulation[-1].bias)
+
+    def forward(self, x, c):
+        shift, scale, gate_msa, _, _, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift, scale))
+        return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift, scale))
+
+
 @mistake("FinalLayer", "output layer not zero-initialised",
          "DiT zero-initialises both the final modulation and the final linear layer (weight and bias), "
          "so an untrained model predicts exactly 0.")
@@ -241,3 +263,12 @@ def guided_one_plus_w(model, x, t, y, w, null_label):
     eps_cond = model(x, t, y)
     eps_uncond = model(x, t, torch.full_like(y, null_label))
     return eps_cond + w * (eps_cond - eps_uncond)
+
+
+@mistake("guided_eps", "zeros used as the null label",
+         "The unconditional prediction uses the null label (null_label, an extra class the model was trained with "
+         "when labels were dropped), not label 0: label 0 is a real class.")
+def guided_zero_null(model, x, t, y, w, null_label):
+    eps_cond = model(x, t, y)
+    eps_uncond = model(x, t, torch.zeros_like(y))
+    return eps_uncond + w * (eps_cond - eps_uncond)
