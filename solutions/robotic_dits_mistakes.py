@@ -233,3 +233,11 @@ def masked_mse_plain(pred, target, mask):
 def masked_mse_diluted(pred, target, mask):
     m = mask[:, None, :].to(pred.dtype)
     return ((pred - target) ** 2 * m).sum() / pred.numel()
+
+
+@mistake("masked_mse", "divided by mask.sum() without the horizon",
+         "Every unmasked slot counts once per step of the chunk: divide the masked sum by mask.sum() * H, "
+         "not by mask.sum() alone, or the loss grows with the horizon H.")
+def masked_mse_no_horizon(pred, target, mask):
+    m = mask[:, None, :].to(pred.dtype)
+    return ((pred - target) ** 2 * m).sum() / mask.sum()

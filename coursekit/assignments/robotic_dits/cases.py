@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from coursekit.assignments.diffusion_transformer.cases import IDENTITY, NOT_IDENTITY, block_layout
+from coursekit.assignments.variational.cases import value_and_gradients
 from coursekit.checks.cases import Harnessed
 from coursekit.checks.harness import build, linear, load_seeded
 
@@ -128,5 +129,6 @@ def from_unified(seed: int) -> dict:
 def masked_mse(seed: int) -> dict:
     g = _gen(800 + seed)
     B, H, S = [(3, 4, 10), (2, 5, 16), (4, 2, 8), (1, 3, 128), (5, 2, 6)][seed % 5]
-    return {"pred": torch.randn(B, H, S, generator=g), "target": torch.randn(B, H, S, generator=g),
-            "mask": _mask(g, B, S)}
+    # a training loss: checked with its gradient with respect to the prediction too
+    return Harnessed(value_and_gradients, wrt=("pred",), pred=torch.randn(B, H, S, generator=g),
+                     target=torch.randn(B, H, S, generator=g), mask=_mask(g, B, S))
