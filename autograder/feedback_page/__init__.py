@@ -22,7 +22,9 @@ the grader's machine (tracebacks through installed code are cut here).
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -108,7 +110,39 @@ class PassMarks(Preprocessor):
 
 
 class OfflineAssets(Preprocessor):
+    """Writes the assets the page needs beside it. Under nbgrader each asset is stored once per course
+    root (``<root>/feedback-assets/``) and hard-linked into every feedback folder, so a class's
+    feedback holds one copy on disk while each folder stays complete on its own (a learner can be sent
+    the folder as it is). Elsewhere, or where links fail, the file is written as an ordinary copy."""
     enabled = Bool(True).tag(config=True)
+
+    def _feedback_folder(self, resources) -> Path | None:
+        converter = getattr(self.parent, "parent", None)  # exporter -> nbgrader's GenerateFeedback
+        info = resources.get("nbgrader") or {}
+        if not hasattr(converter, "_format_dest") or not hasattr(converter, "coursedir") or "student" not in info:
+            return None
+        return Path(converter._format_dest(info["assignment"], info["student"]))
+
+    def _link(self, name: str, resources) -> bool:
+        folder = self._feedback_folder(resources)
+        if folder is None:
+            return False
+        store = Path(self.parent.parent.coursedir.root) / "feedback-assets"
+        store.mkdir(parents=True, exist_ok=True)
+        shared = store / name
+        data = asset(name)
+        if not shared.is_file() or shared.stat().st_size != len(data) or shared.read_bytes() != data:
+            tmp = store / f".{name}.{os.getpid()}"
+            tmp.write_bytes(data)
+            os.replace(tmp, shared)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        target.unlink(missing_ok=True)
+        try:
+            os.link(shared, target)
+        except OSError:
+            shutil.copyfile(shared, target)
+        return True
 
     def preprocess(self, nb, resources):
         markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -116,9 +150,13 @@ class OfflineAssets(Preprocessor):
                                  for o in c.get("outputs", []) if c.cell_type == "code")
         page = resources.setdefault("course_feedback", {})
         files = resources.setdefault("outputs", {})
+        needed = []
         if MATH.search(markdown):
             page["mathjax"] = MATHJAX
-            files[MATHJAX] = asset(MATHJAX)
+            needed.append(MATHJAX)
         if f'src="{PLOTLY}"' in outputs_html:
-            files[PLOTLY] = asset(PLOTLY)
+            needed.append(PLOTLY)
+        for name in needed:
+            if not self._link(name, resources):
+                files[name] = asset(name)
         return nb, resources
