@@ -130,6 +130,24 @@ def rk4_k3_from_k1(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
     return (x, torch.stack(trajectory)) if return_trajectory else x
 
 
+@mistake("rk4_integrate", "k4 taken at the half step",
+         "The last stage looks a whole step ahead: k4 = v(x + h k3, t + h), not v(x + h/2 k3, t + h).")
+def rk4_k4_half_step(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
+    v = checked_field(v, "v")
+    h = (float(t1) - float(t0)) / num_steps
+    x = x0
+    trajectory = [x]
+    for k in range(num_steps):
+        t = float(t0) + k * h
+        k1 = v(x, t)
+        k2 = v(x + 0.5 * h * k1, t + 0.5 * h)
+        k3 = v(x + 0.5 * h * k2, t + 0.5 * h)
+        k4 = v(x + 0.5 * h * k3, t + h)
+        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        trajectory.append(x)
+    return (x, torch.stack(trajectory)) if return_trajectory else x
+
+
 # ---------------------------------------------------------------- divergence
 @mistake("divergence", "sum of all Jacobian entries instead of the trace",
          "grad of v(x).sum() adds every entry d v_i / d x_j; the divergence keeps only the diagonal, "
