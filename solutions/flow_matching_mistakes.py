@@ -123,6 +123,22 @@ def cfm_loss_reversed(model, x1, t, eps, sigma_min=0.0):
     return ((model(x_t, t) - ((1 - sigma_min) * eps - x1)) ** 2).mean()
 
 
+@mistake("cfm_loss", "squared norm summed over coordinates",
+         "The loss is the mean over ALL entries of (model(x_t, t) - target)^2: .mean(), not .sum(-1).mean(), "
+         "which multiplies it by the dimension (and the learning rate with it).")
+def cfm_loss_summed_coordinates(model, x1, t, eps, sigma_min=0.0):
+    x_t = ot_path_sample(x1, t, eps, sigma_min)
+    return ((model(x_t, t) - (x1 - (1 - sigma_min) * eps)) ** 2).sum(-1).mean()
+
+
+@mistake("cfm_loss", "the model's output detached",
+         "The loss trains the model: keep its output in the graph (no .detach(), no .item(), no torch.no_grad()), "
+         "or its gradients are zero.")
+def cfm_loss_detached(model, x1, t, eps, sigma_min=0.0):
+    x_t = ot_path_sample(x1, t, eps, sigma_min)
+    return ((model(x_t, t).detach() - (x1 - (1 - sigma_min) * eps)) ** 2).mean()
+
+
 # ---------------------------------------------------------------- marginal_vector_field
 @mistake("marginal_vector_field", "uniform weights instead of the posterior",
          "Weight each conditional field by the posterior w_i(x) proportional to N(x; t x1_i, sigma_t^2 I), "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from coursekit.assignments.variational.cases import value_and_gradients
+from coursekit.checks.cases import Harnessed
 from coursekit.kit.models import ContinuousTimeMLP
 from coursekit.kit.toys import ToyVelocityModel
 
@@ -60,9 +62,10 @@ def ot_conditional_field(seed: int) -> dict:
 
 def cfm_loss(seed: int) -> dict:
     g, shape = _gen(500 + seed), _data_shape(seed)
-    return {"model": ToyVelocityModel(seed), "x1": torch.randn(shape, generator=g),
-            "t": _times(seed, shape[0], g, endpoints=True), "eps": torch.randn(shape, generator=g),
-            "sigma_min": SIGMA_MIN[seed]}
+    # checked with its gradients with respect to the model's parameters: the loss exists to train it
+    return Harnessed(value_and_gradients, wrt=("model",), model=ToyVelocityModel(seed),
+                     x1=torch.randn(shape, generator=g), t=_times(seed, shape[0], g, endpoints=True),
+                     eps=torch.randn(shape, generator=g), sigma_min=SIGMA_MIN[seed])
 
 
 def marginal_vector_field(seed: int) -> dict:
