@@ -65,6 +65,17 @@ def vp_schedule_linear_sigma(t, beta_min=0.1, beta_max=20.0):
     return alpha, 1 - alpha, d_alpha, -d_alpha
 
 
+@mistake("vp_schedule", "wrong sign of sigma_t'",
+         "Differentiate alpha_t^2 + sigma_t^2 = 1: sigma_t' = -alpha_t alpha_t' / sigma_t. As the signal grows "
+         "the noise must shrink, so sigma_t' < 0 while alpha_t' > 0.")
+def vp_schedule_sigma_sign(t, beta_min=0.1, beta_max=20.0):
+    s = 1 - t
+    alpha = vp_alpha(s, beta_min, beta_max)
+    sigma = (1 - alpha**2).sqrt()
+    d_alpha = 0.5 * (beta_min + s * (beta_max - beta_min)) * alpha
+    return alpha, sigma, d_alpha, alpha * d_alpha / sigma
+
+
 # ---------------------------------------------------------------- vp_path_sample
 @mistake("vp_path_sample", "time convention reversed",
          "t = 0 is noise and t = 1 is data here: the signal scale is alpha_{1-t} = vp_alpha(1 - t), "
