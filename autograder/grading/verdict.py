@@ -222,5 +222,5 @@ class HiddenVerdict(NbGraderPreprocessor):
                                        "metadata": o.get("metadata", {})}))
             else:
                 kept.append(o)
-        kept.append(from_dict({"output_type": "stream", "name": "stdout", "text": f"✅ Grader: {message}\n"}))
+        kept.append(from_dict({"output_type": "stream", "name": "stdout", "text": f"✓ Grader: {message}\n"}))
         cell.outputs = kept

@@ -72,7 +72,7 @@ def check(assignment: str, name: str, fn, deps: dict | None = None) -> None:
         except NotImplementedError:
             broken = "not implemented yet"
         if broken:
-            print(f"⏭  {name}: check skipped because {dep_name}, which it calls, does not pass its own check yet.\n"
+            print(f"-- {name}: check skipped because {dep_name}, which it calls, does not pass its own check yet.\n"
                   f"   Fix {dep_name} first. (For grading, {name} is tested with a correct {dep_name}.)")
             record_progress(assignment, name, "skipped")
             return
@@ -80,7 +80,7 @@ def check(assignment: str, name: str, fn, deps: dict | None = None) -> None:
     record_progress(assignment, name, "fail" if problem else "pass")
     if problem:
         raise CheckFailed(problem)
-    print(f"✅ {name} passes the visible checks.")
+    print(f"✓ {name} passes the visible checks.")
 
 
 def checker(assignment: str):
