@@ -156,6 +156,14 @@ def mask_state_with_actions(num_prefix, num_state, num_actions):
     return block[None, :] <= block[:, None]
 
 
+@mistake("blockwise_mask", "a causal (tril) mask",
+         "pi0's mask is block-wise, not causal: inside each block (prefix, state, actions) every token sees every "
+         "other one; only across blocks is attention one-way (mask[i, j] = block(j) <= block(i)).")
+def mask_causal(num_prefix, num_state, num_actions):
+    L = num_prefix + num_state + num_actions
+    return torch.ones(L, L, dtype=torch.bool).tril()
+
+
 # ---------------------------------------------------------------- Euler sampling
 @mistake("euler_sample", "integrating in the wrong direction",
          "Start from the noise at tau = 0 and step forward, tau = 0, dt, ..., 1 - dt, with x <- x + dt v(x, tau). "
@@ -188,6 +196,17 @@ def euler_minus(velocity, noise, num_steps=10):
     x = noise
     for k in range(num_steps):
         x = x - dt * velocity(x, torch.full((x.shape[0],), k * dt))
+    return x
+
+
+@mistake("euler_sample", "time grid from linspace(0, 1, num_steps)",
+         "linspace(0, 1, num_steps) includes tau = 1 and spaces the points 1 / (num_steps - 1) apart, not dt: "
+         "the steps start at tau = k / num_steps for k = 0 .. num_steps - 1 (never at 1).")
+def euler_linspace_grid(velocity, noise, num_steps=10):
+    dt = 1.0 / num_steps
+    x = noise
+    for tau in torch.linspace(0, 1, num_steps).tolist():
+        x = x + dt * velocity(x, torch.full((x.shape[0],), tau))
     return x
 
 
