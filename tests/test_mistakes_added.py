@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from autograder.grading.verdict import HiddenSpec, judge
+from coursekit.checks import record
 from coursekit.checks.cases import VISIBLE_SEEDS, case_inputs, materialise
 from coursekit.checks.visible import diagnose
 from coursekit.registry import get
@@ -47,3 +49,12 @@ def test_a_submission_under_no_grad_is_told_it_is_detached(assignment, function,
 
     message = diagnose(assignment, function, under_no_grad)
     assert message is not None and "detached: no gradient reaches" in message, message
+
+
+@pytest.mark.parametrize("assignment,function,label", DIFFERENTIATED, ids=[f for _, f, _ in DIFFERENTIATED])
+def test_the_grader_rejects_the_detached_variant_on_the_hidden_cases(assignment, function, label, monkeypatch):
+    published = []
+    monkeypatch.setattr(record, "_publish", published.append)
+    record.record_outputs(assignment, function, {function: _mistake(assignment, function, label).fn})
+    passed, message = judge(HiddenSpec(f"test_{function}", assignment, function), published[0])
+    assert not passed and "detached" in message, message
