@@ -136,7 +136,10 @@ def test_feedback_leaks_no_hidden_tests_and_embeds_plots_offline(graded):
         assert 'src="https://cdn.plot.ly' not in text and "src='https://cdn.plot.ly" not in text
     full = (graded["root"] / "feedback" / "control_full" / A / f"{A}.html").read_text()
     assert full.count("Plotly.newPlot") >= 2, "the learner's figure and the widget panels are drawn"
-    assert "plotly.js v" in full or "Plotly=" in full, "plotly.js is inlined"
+    # plotly.js ships with the page (inlined, or a local file beside it: autograder/feedback_page), never a CDN
+    page = graded["root"] / "feedback" / "control_full" / A
+    assert "plotly.js v" in full or "Plotly=" in full or (
+        'src="plotly.min.js"' in full and (page / "plotly.min.js").stat().st_size > 1_000_000), "plotly.js is offline"
     assert "application/vnd.jupyter.widget-view+json" not in full
 
 
