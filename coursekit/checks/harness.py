@@ -8,6 +8,8 @@ module with a different layout gets a message listing what is missing or unexpec
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -62,3 +64,35 @@ def linear(prefix: str, fan_in: int, fan_out: int, bias: bool = True) -> dict[st
     if bias:
         out[f"{prefix}.bias"] = (fan_out,)
     return out
+
+
+def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
+    """The check of a function that exists to be differentiated: (value, which inputs gradients reach, gradients).
+
+    ``wrt`` names the inputs to differentiate: a tensor input directly, a model (a toy with tensor
+    attributes) through those attributes, its parameters. The gradients are those of the output's sum.
+    A function that computes the right number through a detached path (``.detach()``, ``.item()``,
+    ``torch.no_grad()``) fails on the second item, which names the inputs no gradient reaches, and
+    on zero gradients.
+    """
+    leaves = {}
+    with torch.enable_grad():
+        for name in wrt:
+            if isinstance(inputs[name], torch.Tensor):
+                inputs[name] = inputs[name].clone().requires_grad_(True)
+                leaves[inputs[name]] = name
+                continue
+            model = inputs[name] = copy.copy(inputs[name])
+            for attr, value in sorted(vars(model).items()):
+                if isinstance(value, torch.Tensor):
+                    setattr(model, attr, value.clone().requires_grad_(True))
+                    leaves[getattr(model, attr)] = name
+        out = fn(**inputs)
+        grads = [None] * len(leaves)
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            grads = torch.autograd.grad(out.sum(), list(leaves), allow_unused=True)
+    unreached = [n for n in wrt if all(g is None for g, m in zip(grads, leaves.values()) if m == n)]
+    reach = (f"detached: no gradient reaches {', '.join(unreached)}" if unreached
+             else f"gradients reach {', '.join(wrt)}")
+    grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(leaves, grads))
+    return (out.detach() if isinstance(out, torch.Tensor) else out), reach, grads

@@ -13,6 +13,7 @@ import torch
 
 from coursekit.assignments.bridge.densities import ToyScore, ToyScoreModel
 from coursekit.assignments.ddpm import cases as ddpm_cases
+from coursekit.checks.harness import value_and_gradients
 from coursekit.assignments.variational import cases as variational_cases
 from coursekit.checks.cases import Harnessed
 from coursekit.kit.toys import ToyEpsModel
@@ -43,25 +44,6 @@ def _flow_scales(seed: int, batch: int):
     return a.sin(), a.cos(), math.pi / 2 * a.cos(), -math.pi / 2 * a.sin()
 
 
-def loss_and_gradients(fn, model_argument: str, **inputs) -> tuple:
-    """The check of a loss: its value and its gradients with respect to the model's parameters ``a`` and ``b``.
-
-    A loss exists to be differentiated: one that computes the right number through a detached path
-    (``.detach()``, ``.item()``, a tensor rebuilt from numbers) gets zero gradients here, and fails.
-    """
-    model = copy.copy(inputs[model_argument])
-    with torch.enable_grad():
-        params = [model.a.clone().requires_grad_(True), model.b.clone().requires_grad_(True)]
-        model.a, model.b = params
-        loss = fn(**{**inputs, model_argument: model})
-        if isinstance(loss, torch.Tensor) and loss.requires_grad:
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-        else:
-            grads = (None, None)
-    grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(params, grads))
-    return (loss.detach() if isinstance(loss, torch.Tensor) else loss), grads
-
-
 # ---------------------------------------------------------------- 1. the score view
 
 def eps_to_score(seed: int) -> dict:
@@ -72,7 +54,7 @@ def eps_to_score(seed: int) -> dict:
 def dsm_loss(seed: int) -> dict:
     g = _gen(110 + seed)
     B = 6 if seed % 2 == 0 else 3
-    return Harnessed(loss_and_gradients, model_argument="score_model", score_model=ToyScoreModel(seed),
+    return Harnessed(value_and_gradients, wrt=("score_model",), score_model=ToyScoreModel(seed),
                      x0=torch.randn(B, 2, generator=g), sigma=0.2 + 0.6 * torch.rand(B, generator=g),
                      noise=torch.randn(B, 2, generator=g))
 
@@ -124,7 +106,7 @@ def ddpm_to_flow_time(seed: int) -> dict:
 
 def prediction_loss(seed: int) -> dict:
     inputs = ddpm_cases.q_sample(seed)
-    return Harnessed(loss_and_gradients, model_argument="model", model=ToyEpsModel(seed), **inputs,
+    return Harnessed(value_and_gradients, wrt=("model",), model=ToyEpsModel(seed), **inputs,
                      kind=["v_prediction", "sample", "epsilon"][seed % 3])
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.assignments.variational.cases import value_and_gradients
+from coursekit.checks.harness import value_and_gradients
 from coursekit.checks.cases import Harnessed, Seeded
 from coursekit.kit.toys import ToyEpsModel
 

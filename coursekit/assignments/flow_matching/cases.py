@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.assignments.variational.cases import value_and_gradients
+from coursekit.checks.harness import value_and_gradients
 from coursekit.checks.cases import Harnessed
 from coursekit.kit.models import ContinuousTimeMLP
 from coursekit.kit.toys import ToyVelocityModel

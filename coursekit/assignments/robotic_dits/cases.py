@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from coursekit.assignments.diffusion_transformer.cases import IDENTITY, NOT_IDENTITY, block_layout
-from coursekit.assignments.variational.cases import value_and_gradients
+from coursekit.checks.harness import value_and_gradients
 from coursekit.checks.cases import Harnessed
 from coursekit.checks.harness import build, linear, load_seeded
 
