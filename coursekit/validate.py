@@ -218,6 +218,17 @@ def checked_field(v: Callable, name: str = "v") -> CheckedField:
     return CheckedField(v, name)
 
 
+
+def checked_integration(v, x0, num_steps, t0, t1) -> tuple[CheckedField, float, float]:
+    """The arguments every ODE integrator of the course takes, checked at once: points ``x0``
+    (N, D), scalar flow times ``t0`` and ``t1``, at least one step. Returns ``(v checked, t0, t1)``
+    with the times as Python floats."""
+    check_points("x0", x0)
+    check_flow_times("t0", t0, scalar=True)
+    check_flow_times("t1", t1, scalar=True)
+    check_count("num_steps", num_steps, minimum=1, unit="steps")
+    return checked_field(v, "v"), float(t0), float(t1)
+
 def checked_policy(policy, To: int, Ta: int):
     """Wrap a chunking policy so that a wrong call or a wrong chunk is reported by name.
 

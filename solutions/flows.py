@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field, checked_integration
 
 
 def euler_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: float = 1.0,
@@ -30,12 +30,7 @@ def euler_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: fl
     Returns x at t1, (N, D); or (x_t1, trajectory) with trajectory (num_steps + 1, N, D),
     starting with x0, if return_trajectory.
     """
-    check_points("x0", x0)
-    check_flow_times("t0", t0, scalar=True)
-    check_flow_times("t1", t1, scalar=True)
-    check_count("num_steps", num_steps, minimum=1, unit="steps")
-    v = checked_field(v, "v")
-    t0, t1 = float(t0), float(t1)
+    v, t0, t1 = checked_integration(v, x0, num_steps, t0, t1)
     ### BEGIN SOLUTION
     h = (t1 - t0) / num_steps
     x = x0
@@ -60,12 +55,7 @@ def rk4_integrate(v, x0: torch.Tensor, num_steps: int, t0: float = 0.0, t1: floa
         x_next = x + h/6 (k1 + 2 k2 + 2 k3 + k4).
     Same arguments and returns as ``euler_integrate``.
     """
-    check_points("x0", x0)
-    check_flow_times("t0", t0, scalar=True)
-    check_flow_times("t1", t1, scalar=True)
-    check_count("num_steps", num_steps, minimum=1, unit="steps")
-    v = checked_field(v, "v")
-    t0, t1 = float(t0), float(t1)
+    v, t0, t1 = checked_integration(v, x0, num_steps, t0, t1)
     ### BEGIN SOLUTION
     h = (t1 - t0) / num_steps
     x = x0

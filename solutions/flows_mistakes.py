@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field, checked_integration
 from solutions.flows import divergence, euler_integrate, rk4_integrate
 from solutions.mistakes import registry
 
@@ -15,12 +15,7 @@ mistake = registry()
          "Explicit Euler uses the velocity at the start of the step: x_{k+1} = x_k + h v(x_k, t_k) "
          "with t_k = t0 + k h, not t_k + h.", showcase=True)
 def euler_end_time(v, x0, num_steps, t0=0.0, t1=1.0, return_trajectory=False):
-    check_points("x0", x0)
-    check_flow_times("t0", t0, scalar=True)
-    check_flow_times("t1", t1, scalar=True)
-    check_count("num_steps", num_steps, minimum=1, unit="steps")
-    v = checked_field(v, "v")
-    t0, t1 = float(t0), float(t1)
+    v, t0, t1 = checked_integration(v, x0, num_steps, t0, t1)
     h = (t1 - t0) / num_steps
     x = x0
     trajectory = [x]

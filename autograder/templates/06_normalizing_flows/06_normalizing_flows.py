@@ -42,7 +42,7 @@ import torch
 
 from coursekit.checks.visible import checker
 from coursekit.hints import hinter
-from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field
+from coursekit.validate import ShapeError, check_count, check_flow_times, check_points, checked_field, checked_integration
 
 check = checker("06_normalizing_flows")
 hint = hinter("06_normalizing_flows")  # stuck? hint("<function name>"): a nudge, then the key idea, then the formula
