@@ -12,22 +12,13 @@ from coursekit.kit.diffusion import cosine_alpha_bar
 from coursekit.assignments.diffusion_policy.point_robot import Normalizer, OBSTACLE, expert_demos
 from coursekit.assignments.diffusion_policy.policies import ActionConvNet, DiffusionPolicy, RegressionPolicy
 from solutions.diffusion_policy import ConditionalResidualBlock1D, make_windows
+from widget_support import assert_float_array, trace
 from widgets._plumbing import to_numpy
 from widgets.diffusion_policy import chunk_explorer, horizon_explorer, rollout_figure, state_history
 
 DEMOS = expert_demos(4, torch.Generator().manual_seed(0))
 OBS, ACTIONS = DEMOS.episode(1)
 L = len(OBS)
-
-
-def trace(fig, name):
-    (found,) = [t for t in fig.data if t.name == name]
-    return found
-
-
-def assert_float_array(got, want):
-    assert isinstance(got, np.ndarray) and got.dtype.kind == "f", type(got)
-    np.testing.assert_allclose(got, to_numpy(want), rtol=1e-9, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- horizon explorer

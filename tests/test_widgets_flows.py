@@ -9,6 +9,7 @@ import torch
 
 from coursekit.assignments.flows.vector_fields import SpiralField, gaussian_log_prob, pushed_gaussian
 from solutions.flows import euler_integrate, rk4_integrate
+from widget_support import assert_float_array, trace
 from widgets._plumbing import to_numpy
 from widgets.flows import ERROR_FLOOR, flow_explorer, mean_error, step_grid
 
@@ -24,16 +25,6 @@ def particles(n=60, dtype=torch.float64):
 
 def log_prob(points, t):
     return gaussian_log_prob(points, *pushed_gaussian(FIELD, MEAN0, COV0, t))
-
-
-def trace(fig, name):
-    (found,) = [t for t in fig.data if t.name == name]
-    return found
-
-
-def assert_float_array(got, want):
-    assert isinstance(got, np.ndarray) and got.dtype.kind == "f", type(got)
-    np.testing.assert_allclose(got, to_numpy(want), rtol=1e-9, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
