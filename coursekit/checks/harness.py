@@ -66,6 +66,11 @@ def linear(prefix: str, fan_in: int, fan_out: int, bias: bool = True) -> dict[st
     return out
 
 
+# Bound at import, before any learner code runs: a submission that replaces builtins.all must not
+# change what its own gradient check reports (tests/adversarial: redefined_builtins).
+_all = all
+
+
 def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
     """The check of a function that exists to be differentiated: (value, which inputs gradients reach, gradients).
 
@@ -91,7 +96,7 @@ def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
         grads = [None] * len(leaves)
         if isinstance(out, torch.Tensor) and out.requires_grad:
             grads = torch.autograd.grad(out.sum(), list(leaves), allow_unused=True)
-    unreached = [n for n in wrt if all(g is None for g, m in zip(grads, leaves.values()) if m == n)]
+    unreached = [n for n in wrt if _all(g is None for g, m in zip(grads, leaves.values()) if m == n)]
     reach = (f"detached: no gradient reaches {', '.join(unreached)}" if unreached
              else f"gradients reach {', '.join(wrt)}")
     grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(leaves, grads))
