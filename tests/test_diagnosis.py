@@ -148,6 +148,23 @@ def kl_averaged_without_the_half(mu_q, logvar_q, mu_p, logvar_p):
     return kl.mean(-1)
 
 
+def _elbo(x, q_mean, q_logvar, a, b, s, num_samples, generator, std=lambda std: std):
+    from solutions.variational import gaussian_log_prob
+    eps = torch.randn((num_samples, x.shape[0]), generator=generator)
+    z = q_mean + std((0.5 * q_logvar).exp()) * eps
+    log_lik = gaussian_log_prob(x, a * z + b, torch.full_like(z, 2 * math.log(s)))
+    log_prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+    return (log_lik + log_prior - gaussian_log_prob(z, q_mean, q_logvar)).mean(dim=0)
+
+
+def elbo_std_detached(x, q_mean, q_logvar, a, b, s, num_samples, generator):
+    return _elbo(x, q_mean, q_logvar, a, b, s, num_samples, generator, std=torch.Tensor.detach)  # the std only
+
+
+def elbo_variational_parameters_detached(x, q_mean, q_logvar, a, b, s, num_samples, generator):
+    return _elbo(x, q_mean.detach(), q_logvar.detach(), a, b, s, num_samples, generator)
+
+
 # ---------------------------------------------------------------------- 04_diffusion_transformer
 def drop_condition_in_int32(y, null_label, p_uncond, generator):
     drop = torch.rand(y.shape, generator=generator) < p_uncond
@@ -166,9 +183,9 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
     ("02_ddpm", "q_sample", q_sample_coefficient_with_an_axis_too_many,
      "your output has shape (5, 5, 2), expected (5, 2): two tensors whose shapes do not line up were broadcast", True),
     ("02_ddpm", "ddpm_loss", ddpm_loss_summed_over_coordinates,
-     # ddpm_loss is checked as (value, which inputs gradients reach, gradients): the value is output[0]
-     "your output[0] is exactly 2 times the expected output everywhere (the size of the last axis of x0 (2): a sum "
-     "where a mean belongs?)", True),
+     # ddpm_loss is checked with its gradients: the message names the value, not an index into the check
+     "the value of your ddpm_loss is exactly 2 times the expected output everywhere (the size of the last axis of "
+     "x0 (2): a sum where a mean belongs?)", True),
     ("02_ddpm", "compute_alpha_bar", alpha_bar_exclusive,
      "your output holds the expected values one position later along axis 0: an off-by-one in an index", True),
     ("02_ddpm", "compute_alpha_bar", alpha_bar_in_float64,
@@ -197,6 +214,11 @@ CASES = [  # (assignment, graded name, wrong function, phrase of the diagnosis, 
      "your output is what the correct function gives for num_steps + 1 instead of num_steps: one too many", True),
     ("01_variational_inference", "kl_diag_gaussians", kl_averaged_without_the_half,
      "your output is 0.6667 times the expected output everywhere: a constant factor is missing or extra", True),
+    ("01_variational_inference", "elbo_mc", elbo_std_detached,
+     "the value of your elbo_mc is right, but its gradient with respect to q_logvar differs: part of the way from "
+     "q_logvar to the value does not carry its gradient", True),
+    ("01_variational_inference", "elbo_mc", elbo_variational_parameters_detached,
+     "your elbo_mc is detached from q_mean, q_logvar: no gradient flows from its value back to them", True),
     ("04_diffusion_transformer", "drop_condition", drop_condition_in_int32,
      "your output should hold integers (torch.int64), not torch.int32", True),
 ]
@@ -218,6 +240,38 @@ def test_an_unregistered_mistake_gets_a_specific_diagnosis(assignment, name, fn,
     assert not passed and verdict.split("\n")[0] == message.split("\n")[0]
     if grader:
         assert verdict == message, "the grader and the visible check give the same message"
+
+
+@pytest.mark.parametrize("assignment,name,mistake,first_line", [
+    ("01_variational_inference", "elbo_mc", "elbo_detached_sample", "the gradient of your elbo_mc with respect to q_mean"),
+    ("02_ddpm", "ddpm_loss", "loss_detached", "the inputs the gradients of your ddpm_loss reach: expected "
+     "'gradients reach model', got 'detached: no gradient reaches model'"),
+])
+def test_a_gradient_check_names_the_value_and_the_gradients(assignment, name, mistake, first_line):
+    """The registered detached mistakes of 01 and 02: the message names what the gradient is taken
+    with respect to, never an index into the (value, reach, gradients) check."""
+    import importlib
+    from coursekit.registry import get
+    fn = getattr(importlib.import_module(get(assignment).mistakes), mistake)
+    message = diagnose(assignment, name, fn)
+    assert first_line in message.split("\n")[0] and "output[" not in message, message
+    assert "\n  Likely mistake: " in message and "detached" in message
+
+
+def test_a_zero_gradient_of_one_parameter_is_named(monkeypatch):
+    """A model parameter no gradient reaches, while the others get theirs: named as the model's parameter."""
+    from coursekit.checks import cases
+    from coursekit.checks.diagnosis import diagnose as diagnosis_of
+    from coursekit.checks.judge import Case
+    from solutions.ddpm import ddpm_loss
+    inputs = cases.case_inputs("02_ddpm", "ddpm_loss", 0)
+    value, reach, grads = cases.call(ddpm_loss, inputs)
+    labels = [f"model's parameter {attr}" for attr in sorted(vars(inputs["model"]))]
+    assert reach == "gradients reach model" and len(grads) == len(labels) == 2
+    got = (value, reach, (grads[0], torch.zeros_like(grads[1])))
+    message = diagnosis_of(got, Case(0, inputs, (value, reach, grads)), lambda key: None, name="ddpm_loss")
+    assert message.startswith(f"the value of your ddpm_loss is right, but its gradient with respect to {labels[1]} "
+                              f"is zero: no gradient flows back to {labels[1]}"), message
 
 
 def test_the_sampler_diagnosis_quotes_the_docstring():

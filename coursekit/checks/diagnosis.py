@@ -12,7 +12,10 @@ that fits gives the message, in the learner's terms (argument names, axes, time 
   argument moved by one (an off-by-one);
 - agreement everywhere except some entries (say which: only where t = 0, one column, the last step);
 - which input's contribution is wrong: with that input zeroed the two functions agree;
-- for samplers, the right distribution from random numbers drawn in another order.
+- for samplers, the right distribution from random numbers drawn in another order;
+- for a function checked with its gradients (``coursekit.checks.harness.value_and_gradients``):
+  which gradient differs, named by the input or parameter it is taken with respect to, and a
+  path detached from that input (:func:`parts` names the value and each gradient, not indices).
 
 Variants are the reference's outputs on perturbed inputs (:func:`perturbations`). The build stores
 them for the visible cases in the check data, so the learner's kernel needs no reference; the
@@ -115,12 +118,25 @@ def close(got, want) -> bool:
         return False
 
 
-def _first_difference(got, want, where: str = "your output", path: tuple = ()):
+def parts(inputs, name: str) -> dict[tuple, str]:
+    """Names of the parts of an output, by their index path, where indices would mean nothing to a
+    learner: a gradient check's value and its gradients with respect to each named input or
+    parameter (see ``coursekit.checks.harness.gradient_labels``). Empty for any other check."""
+    from coursekit.checks.harness import gradient_labels
+    labels = gradient_labels(inputs)
+    if labels is None:
+        return {}
+    named = {(0,): f"the value of your {name}", (1,): f"the inputs the gradients of your {name} reach"}
+    named.update({(2, i): f"the gradient of your {name} with respect to {label}" for i, label in enumerate(labels)})
+    return named
+
+
+def _first_difference(got, want, where: str = "your output", path: tuple = (), named: dict | None = None):
     """(where, got leaf, want leaf, path) of the first part that differs, descending into tuples."""
     if isinstance(want, (tuple, list)) and isinstance(got, (tuple, list)) and len(got) == len(want):
         for i, (g, w) in enumerate(zip(got, want)):
             if not close(g, w):
-                return _first_difference(g, w, f"{where}[{i}]", path + (i,))
+                return _first_difference(g, w, (named or {}).get(path + (i,), f"{where}[{i}]"), path + (i,), named)
     return where, got, want, path
 
 
@@ -146,15 +162,19 @@ def _allclose(g: torch.Tensor, w: torch.Tensor) -> bool:
 
 # --------------------------------------------------------------------------------- the diagnosis
 def diagnose(got, case, variant: Callable[[str], object], rerun: Callable[[dict], object] | None = None,
-             doc: str | None = None) -> str | None:
+             doc: str | None = None, name: str = "function") -> str | None:
     """A sentence on what is wrong with ``got`` (which failed ``case``), or None if nothing fits.
 
     ``case`` has ``inputs``, ``expected`` and ``hidden``; ``variant(key)`` is the reference's
     output on ``perturbations(case.inputs, case.expected)[key]`` (or None); ``rerun(inputs)`` is
     the learner's output on other inputs (None when it raises; not given outside the kernel);
-    ``doc`` is the function's docstring (it says in which order a sampler draws).
+    ``doc`` is the function's docstring (it says in which order a sampler draws); ``name`` the
+    graded function's name.
     """
-    where, g, w, path = _first_difference(got, case.expected)
+    named = parts(case.inputs, name)
+    where, g, w, path = _first_difference(got, case.expected, named=named)
+    if named and path and path[0] in (1, 2):
+        return _gradient(g, w, path, case.inputs, name)
     terms = _Terms(case.inputs, w)
     if isinstance(w, torch.Tensor):
         if not isinstance(g, torch.Tensor):
@@ -206,6 +226,33 @@ class _Terms:
             value = t[index[0]].item()
             text += f" (sample {index[0]}, where {name} = {value:g})"
         return text
+
+
+DETACHED = ("somewhere on the way the computation left the autograd graph: a .detach(), .data, .item(), "
+            ".numpy() or torch.no_grad(), or a new tensor built from numbers")
+
+
+def _gradient(g, w, path, inputs, name) -> str | None:
+    """A gradient check whose value is right: which input no gradient reaches, or which gradient differs."""
+    if path == (1,):
+        if not (isinstance(g, str) and g.startswith("detached")):
+            return None
+        cut = [n for n in inputs["wrt"] if re.search(rf"\b{re.escape(n)}\b", g.split(":", 1)[1])]
+        if not cut:
+            return None
+        them = ", ".join(cut)
+        return (f"your {name} is detached from {them}: no gradient flows from its value back to "
+                f"{'it' if len(cut) == 1 else 'them'}, so training could not move {them}; {DETACHED}")
+    from coursekit.checks.harness import gradient_labels
+    label = gradient_labels(inputs)[path[1]]
+    if not (isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor) and g.shape == w.shape):
+        return None
+    if not bool(g.abs().max() > 0) and bool(w.abs().max() > 0):
+        return (f"the value of your {name} is right, but its gradient with respect to {label} is zero: no gradient "
+                f"flows back to {label}; {DETACHED}")
+    return (f"the value of your {name} is right, but its gradient with respect to {label} differs: part of the "
+            f"way from {label} to the value does not carry its gradient (one term or factor detached, e.g. the "
+            "standard deviation or the target), or the value is reached by another formula with the same number")
 
 
 def _not_a_tensor(g, w) -> str | None:

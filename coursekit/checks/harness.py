@@ -71,6 +71,28 @@ def linear(prefix: str, fan_in: int, fan_out: int, bias: bool = True) -> dict[st
 _all = all
 
 
+def _differentiated(wrt: tuple, inputs: dict):
+    """(input name, attribute or None, tensor) of every leaf a gradient check differentiates, in a
+    fixed order: a tensor input itself, a model's tensor attributes sorted by name (its parameters)."""
+    for name in wrt:
+        if isinstance(inputs[name], torch.Tensor):
+            yield name, None, inputs[name]
+            continue
+        for attr, value in sorted(vars(inputs[name]).items()):
+            if isinstance(value, torch.Tensor):
+                yield name, attr, value
+
+
+def gradient_labels(inputs) -> list[str] | None:
+    """What each gradient of a :func:`value_and_gradients` check is taken with respect to, in the
+    order of its third item (None for the inputs of any other check). The judge and the diagnosis
+    name the parts of such a check with these, not with output indices."""
+    if getattr(inputs, "harness", None) is not value_and_gradients:
+        return None
+    return [name if attr is None else f"{name}'s parameter {attr}"
+            for name, attr, _ in _differentiated(inputs["wrt"], inputs)]
+
+
 def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
     """The check of a function that exists to be differentiated: (value, which inputs gradients reach, gradients).
 
@@ -83,15 +105,15 @@ def value_and_gradients(fn, wrt: tuple, **inputs) -> tuple:
     leaves = {}
     with torch.enable_grad():
         for name in wrt:
-            if isinstance(inputs[name], torch.Tensor):
-                inputs[name] = inputs[name].clone().requires_grad_(True)
-                leaves[inputs[name]] = name
-                continue
-            model = inputs[name] = copy.copy(inputs[name])
-            for attr, value in sorted(vars(model).items()):
-                if isinstance(value, torch.Tensor):
-                    setattr(model, attr, value.clone().requires_grad_(True))
-                    leaves[getattr(model, attr)] = name
+            if not isinstance(inputs[name], torch.Tensor):
+                inputs[name] = copy.copy(inputs[name])
+        for name, attr, value in list(_differentiated(wrt, inputs)):
+            leaf = value.clone().requires_grad_(True)
+            if attr is None:
+                inputs[name] = leaf
+            else:
+                setattr(inputs[name], attr, leaf)
+            leaves[leaf] = name
         out = fn(**inputs)
         grads = [None] * len(leaves)
         if isinstance(out, torch.Tensor) and out.requires_grad:

@@ -49,18 +49,19 @@ class Case:
     variant: Callable[[str], object] = lambda key: None
 
 
-def describe_mismatch(got, want, where: str = "output") -> str | None:
+def describe_mismatch(got, want, where: str = "output", named: dict | None = None, path: tuple = ()) -> str | None:
     """None if ``got`` matches ``want`` (tensors, numbers, strings, tuples, lists); else what differs.
 
     Strict: a tensor must be a ``torch.Tensor`` (not a subclass) of the same dtype, device and
-    shape; a number must be a Python number; nothing is converted before comparing.
+    shape; a number must be a Python number; nothing is converted before comparing. ``named``
+    gives parts a name instead of an index path (``diagnosis.parts``: a value, its gradients).
     """
     if isinstance(want, (tuple, list)):
         if type(got) not in (tuple, list) or len(got) != len(want):
             return f"{where}: expected a {type(want).__name__} of {len(want)} items, got {_kind(got)}" + (
                 f" of {len(got)}" if type(got) in (tuple, list) else "")
         for i, (g, w) in enumerate(zip(got, want)):
-            problem = describe_mismatch(g, w, f"{where}[{i}]")
+            problem = describe_mismatch(g, w, (named or {}).get(path + (i,), f"{where}[{i}]"), named, path + (i,))
             if problem:
                 return problem
         return None
@@ -101,11 +102,11 @@ def _kind(value) -> str:
     return repr(value) if type(value) is str and len(value) < 80 else type(value).__name__
 
 
-def problem(outcome: Outcome, want) -> str | None:
+def problem(outcome: Outcome, want, named: dict | None = None) -> str | None:
     """What is wrong with ``outcome`` against the expected output ``want`` (None: it passes)."""
     if outcome.kind == "ok":
         try:
-            return describe_mismatch(outcome.value, want)
+            return describe_mismatch(outcome.value, want, named=named)
         except Exception as exc:  # a shape the comparison does not know
             return f"output could not be compared ({type(exc).__name__})"
     if outcome.kind == "raises":
@@ -138,7 +139,7 @@ def judge(name: str, cases: list[Case], outcome_of: Callable[[int], Outcome],
     """
     for case in cases:
         outcome = outcome_of(case.seed)
-        wrong = problem(outcome, case.expected)
+        wrong = problem(outcome, case.expected, diagnosis.parts(case.inputs, name))
         if wrong is None:
             continue
         where = f"fails a hidden test (seed {case.seed})" if case.hidden else \
@@ -149,7 +150,7 @@ def judge(name: str, cases: list[Case], outcome_of: Callable[[int], Outcome],
             return message + f"\n  Likely mistake: {mistake['label']}. {mistake['hint']}"
         if outcome.kind == "ok":
             try:
-                found = diagnosis.diagnose(outcome.value, case, case.variant, rerun, doc)
+                found = diagnosis.diagnose(outcome.value, case, case.variant, rerun, doc, name)
             except Exception:  # a diagnosis is a courtesy; it never hides the verdict
                 found = None
             if found:
