@@ -142,6 +142,8 @@ def eps_to_velocity(eps: torch.Tensor, x: torch.Tensor, alpha_t: torch.Tensor, s
 
     Recover the data the noise implies, x1_hat = (x - sigma_t eps) / alpha_t, and move along the path:
     u = alpha_t' x1_hat + sigma_t' eps. eps, x: (B, ...); the four coefficients: (B,), alpha_t > 0.
+    Given, not graded, in 08: 02b grades this algebra (``to_data_eps`` with kind "epsilon", then the
+    velocity entry of ``predictions``).
     """
     check_tensor("x", x, min_ndim=1, dtype=torch.float32)
     check_same_shape("x", x, "eps", eps)
@@ -150,10 +152,8 @@ def eps_to_velocity(eps: torch.Tensor, x: torch.Tensor, alpha_t: torch.Tensor, s
     if alpha_t.numel() and float(alpha_t.min()) <= 0:
         raise ValueError(f"alpha_t: expected positive signal scales (x_t must still contain some data), "
                          f"got min {float(alpha_t.min()):.4g}")
-    ### BEGIN SOLUTION
     x1_hat = (x - per_sample(sigma_t, x) * eps) / per_sample(alpha_t, x)
     return per_sample(d_alpha_t, x) * x1_hat + per_sample(d_sigma_t, x) * eps
-    ### END SOLUTION
 
 
 def straightness(trajectory: torch.Tensor, times: torch.Tensor) -> torch.Tensor:

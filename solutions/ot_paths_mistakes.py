@@ -148,28 +148,6 @@ def ve_field_no_log(x, x1, t, sigma_min=0.01, sigma_max=5.0):
     return (sigma_max / sigma_min) * (x1 - x)
 
 
-# ---------------------------------------------------------------- eps_to_velocity
-@mistake("eps_to_velocity", "x1_hat not divided by alpha_t",
-         "x_t = alpha_t x1 + sigma_t eps, so x1_hat = (x - sigma_t eps) / alpha_t: divide by the signal scale.")
-def eps_to_v_no_division(eps, x, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
-    x1_hat = x - per_sample(sigma_t, x) * eps
-    return per_sample(d_alpha_t, x) * x1_hat + per_sample(d_sigma_t, x) * eps
-
-
-@mistake("eps_to_velocity", "noise added instead of removed",
-         "To recover the data, subtract the predicted noise: x1_hat = (x - sigma_t eps) / alpha_t.")
-def eps_to_v_plus(eps, x, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
-    x1_hat = (x + per_sample(sigma_t, x) * eps) / per_sample(alpha_t, x)
-    return per_sample(d_alpha_t, x) * x1_hat + per_sample(d_sigma_t, x) * eps
-
-
-@mistake("eps_to_velocity", "sigma_t' term dropped",
-         "Both parts of x_t move: u = alpha_t' x1_hat + sigma_t' eps, not alpha_t' x1_hat alone.")
-def eps_to_v_no_noise_term(eps, x, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
-    x1_hat = (x - per_sample(sigma_t, x) * eps) / per_sample(alpha_t, x)
-    return per_sample(d_alpha_t, x) * x1_hat
-
-
 # ---------------------------------------------------------------- straightness
 @mistake("straightness", "displacement not divided by dt",
          "The velocity on a step is (x_{k+1} - x_k) / (t_{k+1} - t_k): a displacement is not a velocity.",

@@ -20,9 +20,9 @@
 # 1. the **variance-preserving (VP)** path in flow-matching time: its signal scale, its
 #    coefficients and their derivatives, samples and the conditional field;
 # 2. the **variance-exploding (VE)** path and its field;
-# 3. the conversion of a **noise prediction into a velocity**;
-# 4. a **straightness** measure of sampled trajectories;
+# 3. a **straightness** measure of sampled trajectories;
 #
+# use the conversion of a **noise prediction into a velocity** you wrote in 02b (given here),
 # then train VP and OT models on the same data and compare them on sample quality against the
 # number of ODE steps, and on straightness.
 #
@@ -166,11 +166,16 @@ path_comparison_explorer({"VP": vp_path_sample, "OT": ot_path}, eight_gaussians(
 #
 # So a noise-prediction network can be sampled with an ODE solver, exactly like a velocity network
 # (the "probability-flow ODE" of Song et al.). Dividing by `alpha_t` needs `alpha_t > 0`.
+#
+# You have written this conversion already: in 02b, `to_data_eps(eps, "epsilon", x, alpha, sigma)`
+# gives `x1_hat`, and the `velocity` entry of `predictions` moves it along the path. It is not graded
+# twice; here it is, in this assignment's notation, for the path you built above:
 
-# %% graded="eps_to_velocity" points=2
+# %% provided="eps_to_velocity"
 
 # %% [markdown]
-# With the *true* noise the conversion must give the conditional field exactly:
+# With the *true* noise the conversion must give your VP conditional field exactly (up to float32
+# rounding; a large difference means your `vp_schedule` and `vp_conditional_field` disagree):
 
 # %%
 t_demo = 0.95 * torch.rand(2000, generator=g)
@@ -210,7 +215,7 @@ print(f"largest difference from vp_conditional_field: "
 # spread within a factor 1.4 of the data's, and an MMD below half that of the closest wrong answer (a
 # ring, seven of eight modes, blobs four times too wide, a moment-matched Gaussian).
 #
-# (A diffusion model trained to predict the noise on the VP path, sampled through your
+# (A diffusion model trained to predict the noise on the VP path, sampled through
 # `eps_to_velocity`, behaves like the VP model here: it is the same path, only a different
 # parameterisation of the same field. Try it: train with target `eps` and sample with
 # `lambda x, t: eps_to_velocity(model(x, t), x, *vp_schedule(t))`.)

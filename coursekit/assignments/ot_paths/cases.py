@@ -72,14 +72,6 @@ def ve_conditional_field(seed: int) -> dict:
             "t": _times(shape[0], g, one=True), **_ve(seed)}
 
 
-def eps_to_velocity(seed: int) -> dict:
-    g, shape = _gen(700 + seed), _data_shape(seed)
-    B = shape[0]
-    return {"eps": torch.randn(shape, generator=g), "x": torch.randn(shape, generator=g),
-            "alpha_t": 0.2 + 0.8 * torch.rand(B, generator=g), "sigma_t": 0.1 + 0.9 * torch.rand(B, generator=g),
-            "d_alpha_t": torch.rand(B, generator=g) + 0.1, "d_sigma_t": -torch.rand(B, generator=g) - 0.1}
-
-
 def straightness(seed: int) -> dict:
     g, shape = _gen(800 + seed), _data_shape(seed)
     K = 4 + seed % 3

@@ -35,12 +35,6 @@ HINTS = {
         "log sigma(1 - t) in t.",
         "u = log(sigma_max / sigma_min) * (x1 - x)",
     ),
-    "eps_to_velocity": (
-        "Go through the data: the noise prediction tells you which x1 the point x came from.",
-        "Solve x = alpha_t x1 + sigma_t eps for x1, then differentiate the path in t with eps fixed. All four "
-        "coefficients are (B,): reshape per sample.",
-        "x1_hat = (x - sigma_t * eps) / alpha_t;  u = d_alpha_t * x1_hat + d_sigma_t * eps.",
-    ),
     "straightness": (
         "Compare, on every step, the trajectory's velocity with the straight line from its start to its end.",
         "The step velocity is a finite difference over the step's own length t_{k+1} - t_k (times are not "
