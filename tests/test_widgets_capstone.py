@@ -101,3 +101,20 @@ def test_bad_input_gets_a_plain_error():
         formation_player(states_of, [])
     with pytest.raises(ValueError, match="path"):
         arm_player(torch.zeros(5, 2), inverse_kinematics, forward_kinematics)
+
+
+def test_the_box_holds_the_paths_and_goals_not_the_noise_of_step_0():
+    data = 0.1 * torch.rand(10, H, 3) + 0.5                                     # paths in a small box
+    goals = torch.tensor([[0.55, 0.55, 0.55], [0.6, 0.52, 0.58]])
+
+    def states(name):                                                           # wide noise, then the data
+        s = 5 * torch.randn(S + 1, N, H, 3, generator=torch.Generator().manual_seed(3))
+        s[-1] = data[:N]
+        return s
+
+    scene = formation_player(states, ["goal A", "goal B"], data=data, goals=goals).figure.layout.scene
+    box = np.array([scene.xaxis.range, scene.yaxis.range, scene.zaxis.range]).T    # (2, 3) low, high
+    inside = torch.cat([data.reshape(-1, 3), goals]).numpy()
+    assert (box[0] <= inside.min(0)).all() and (inside.max(0) <= box[1]).all()
+    assert (box[1] - box[0]).max() < 0.2                                        # sized to the paths, not the noise
+    assert not scene.xaxis.autorange and scene.aspectmode == "data"             # fixed: the camera stays put

@@ -81,12 +81,25 @@ def _polylines3d(paths: np.ndarray) -> np.ndarray:
     return joined.reshape(*paths.shape[:-3], -1, 3)
 
 
+def _extent(points: Sequence[np.ndarray], margin: float = 0.1) -> np.ndarray:
+    """(2, 3) low and high corners of a box around all ``points`` ((n, 3) arrays), ``margin`` of its size wider."""
+    allp = np.concatenate([np.asarray(p, np.float64).reshape(-1, 3) for p in points])
+    allp = allp[np.isfinite(allp).all(1)]
+    lo, hi = allp.min(0), allp.max(0)
+    pad = margin * np.maximum(hi - lo, 1e-6)
+    return np.stack([lo - pad, hi + pad])
+
+
 def _scene(extent: np.ndarray) -> dict:
-    """A fixed box with hidden axes: every frame redraws the whole WebGL scene, and axes with their ticks and
-    labels cost more than the paths (measured in Chromium's software WebGL, where 3-D frames are slowest)."""
+    """A fixed box with hidden axes, drawn to scale (``aspectmode="data"``: the obstacle stays a sphere).
+
+    Fixed ranges keep the camera and the box still while frames change; points outside the box
+    (the first denoising steps' noise) are clipped by the scene. Hidden axes: every frame redraws
+    the whole WebGL scene, and axes with their ticks and labels cost more than the paths (measured
+    in Chromium's software WebGL, where 3-D frames are slowest)."""
     lo, hi = extent
     axis = lambda i: dict(range=[float(lo[i]), float(hi[i])], autorange=False, visible=False)
-    return dict(xaxis=axis(0), yaxis=axis(1), zaxis=axis(2), aspectmode="cube",
+    return dict(xaxis=axis(0), yaxis=axis(1), zaxis=axis(2), aspectmode="data",
                 camera=dict(eye=dict(x=1.6, y=-1.4, z=0.9)), uirevision="capstone")
 
 
@@ -148,23 +161,26 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
     W.jslink((controls["play"], "value"), (controls["step"], "value"))
 
     fig = Figure()
-    pts = [first.reshape(-1, 3)]
+    # The box holds where the paths end up (the demonstrations, goals, start, obstacle and the first goal's
+    # samples at the last step), not the noise of step 0, which would make the final paths small.
+    pts = [first[-1]]
     if data is not None:
         d = to_numpy(data, np.float32)
         pts.append(d.reshape(-1, 3))
         lines = _polylines3d(d[: min(len(d), 12)])   # a few: every line costs WebGL time at each frame
         fig.add_scatter3d(x=lines[:, 0], y=lines[:, 1], z=lines[:, 2], mode="lines", name="demonstrations",
                           line=dict(color="lightgray", width=1), hoverinfo="skip")
-    lo, hi = np.concatenate(pts).min(0), np.concatenate(pts).max(0)
-    extent = np.stack([lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)])
     if obstacle is not None:
         fig.add_trace(_obstacle_trace(obstacle))
+        pts.append(to_numpy(obstacle[0]).reshape(1, 3) + float(obstacle[1]) * np.array([[-1.0], [1.0]]))
     if goals is not None:
         g = to_numpy(goals)
+        pts.append(g)
         fig.add_scatter3d(x=g[:, 0], y=g[:, 1], z=g[:, 2], mode="markers+text", text=names[: len(g)], name="goals",
                           marker=dict(size=6, color="seagreen", symbol="diamond"))
     if start is not None:
         s = to_numpy(start).reshape(1, 3)
+        pts.append(s)
         fig.add_scatter3d(x=s[:, 0], y=s[:, 1], z=s[:, 2], mode="markers", name="start",
                           marker=dict(size=6, color="black"))
     p0, x0 = first_paths[0], first[0]
@@ -174,7 +190,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
                       marker=dict(size=2.5, color="crimson"))
     paths = len(fig.data) - 2
     particles = len(fig.data) - 1
-    fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0), scene=_scene(extent),
+    fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0), scene=_scene(_extent(pts)),
                       uirevision="capstone", legend=dict(x=0, y=1))
 
     def title(name: str, k: int, S: int) -> str:
@@ -241,10 +257,8 @@ def arm_player(path: torch.Tensor, inverse_kinematics: Callable, forward_kinemat
     fig.add_scatter3d(x=joints[0, :, 0], y=joints[0, :, 1], z=joints[0, :, 2], mode="lines+markers", name="arm",
                       marker=dict(size=5, color="royalblue"), line=dict(color="royalblue", width=8))
     arm = len(fig.data) - 1
-    allp = np.concatenate([joints.reshape(-1, 3), p])
-    lo, hi = allp.min(0), allp.max(0)
     fig.update_layout(height=480, width=600, margin=dict(t=50, l=0, r=0, b=0), uirevision="capstone",
-                      scene=_scene(np.stack([lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)])))
+                      scene=_scene(_extent([joints, p], margin=0.05)))
 
     def title(k: int) -> str:
         return f"frame = {k} / {F}, waypoint {k / substeps:.2f} of {H - 1} (hand within {1000 * reach:.1f} mm of the path)"
