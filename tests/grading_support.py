@@ -35,3 +35,136 @@ def remove(path: Path) -> None:
         print(f"kept {path}")
         return
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ one graded course per assignment
+# tests/test_grading.py and tests/test_grade_cascade.py read the same graded course (the session
+# fixture ``graded_course`` in tests/conftest.py): one course build and one nbgrader run per assignment.
+
+def points(assignment: str) -> dict[str, int]:
+    from autograder.build import graded_of
+    return {g.name: g.points for g in graded_of(assignment)}
+
+
+def slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def grade_course(assignment: str, root: Path) -> tuple:
+    """Release ``assignment`` in a scratch course at ``root``, submit, autograde (real nbgrader, two
+    students at a time: the machine has two cores), generate feedback, export.
+
+    Students: ``full`` (the reference), ``untouched`` (the release as is), one per showcase mistake,
+    ``cascade-probe`` (tests/test_grade_cascade.py) and, for 02_ddpm, ``cascade-swapped`` (issue 13).
+    Returns (assignment, course, expected: student -> (score, phrases the feedback must contain), grades).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.course import Course
+    from autograder.submissions import filled, mistakes_of
+
+    course = Course.scratch(root, [assignment])
+    notebooks = course.release_notebooks(assignment)
+    total = sum(points(assignment).values())
+    expected = {}
+
+    def submit(student, score, phrases, **fill):
+        course.submit(student, assignment, {nb.name: filled(nb, assignment, **fill) for nb in notebooks})
+        expected[student] = (score, phrases)
+
+    submit("full", total, [])
+    course.submit("untouched", assignment, {nb.name: nb.read_text() for nb in notebooks})
+    expected["untouched"] = (0, ["NotImplementedError"])
+    for m in (m for m in mistakes_of(assignment) if m.showcase):
+        submit(f"mistake-{slug(m.function)}-{slug(m.label)}", total - points(assignment)[m.function], [m.label],
+               overrides={m.function: m.source()})
+    submit("cascade-probe", total, [], overrides=probed_sources(assignment))
+    if assignment == "02_ddpm":
+        submit("cascade-swapped", total - points(assignment)["q_sample"], SWAPPED_FEEDBACK,
+               overrides={"q_sample": SWAPPED_Q_SAMPLE, "ddpm_loss": LOSS_THROUGH_Q_SAMPLE})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda s: course.nbgrader("autograde", assignment, f"--student={s}", "--force"), expected))
+    course.nbgrader("generate_feedback", assignment, "--force")
+    return assignment, course, expected, course.grades()
+
+
+# ------------------------------------------------------------------ the cascade probe (test_grade_cascade.py)
+PROBE = '''
+
+_cascade_calling = False
+
+
+def _cascade_probe(callees):
+    """While graded (inside record_outputs), call each graded function above through the
+    notebook's names, as a caller may. Elsewhere (the notebook's own cells) do nothing."""
+    global _cascade_calling
+    import sys
+    import torch
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "record_outputs":
+        frame = frame.f_back
+    if frame is None:
+        return
+    from coursekit.checks.cases import case_inputs, run
+    _cascade_calling = True
+    try:
+        with torch.random.fork_rng(devices=[]):
+            for callee in callees:
+                kind, value = run(globals()[callee], case_inputs("{assignment}", callee, 0))
+                if kind != "ok":
+                    raise RuntimeError(f"{{callee}}, called by another graded function, failed: {{value}}")
+    finally:
+        _cascade_calling = False
+'''
+
+FUNCTION = '''
+
+_cascade_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    if _cascade_calling:
+        raise RuntimeError("{name} is broken when another graded function calls it")
+    _cascade_probe({callees!r})
+    return _cascade_{name}(*args, **kwargs)
+'''
+
+CLASS = '''
+
+_cascade_{name} = {name}
+
+
+class {name}(_cascade_{name}):
+    def __init__(self, *args, **kwargs):
+        if _cascade_calling:
+            raise RuntimeError("{name} is broken when another graded function calls it")
+        super().__init__(*args, **kwargs)
+        _cascade_probe({callees!r})
+'''
+
+# Issue 13's example, with a mistake that no registry lists: q_sample exchanges x0 and noise;
+# ddpm_loss is written as the notebook invites, through q_sample (the reference does not call it).
+SWAPPED_Q_SAMPLE = '''def q_sample(x0, t, alpha_bar, noise):
+    a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
+    return a.sqrt() * noise + (1 - a).sqrt() * x0
+'''
+LOSS_THROUGH_Q_SAMPLE = '''def ddpm_loss(model, x0, t, alpha_bar, noise):
+    x_t = q_sample(x0, t, alpha_bar, noise)
+    return ((model(x_t, t) - noise) ** 2).mean()
+'''
+SWAPPED_FEEDBACK = ["q_sample is not right yet",
+                    "Diagnosis: your output is what the correct function gives with x0 and noise exchanged"]
+
+
+def probed_sources(assignment: str) -> dict[str, str]:
+    """graded name -> the cell source of the probing submission."""
+    from autograder.build import graded_of, reference_source
+    from coursekit.registry import get
+    row, graded = get(assignment), graded_of(assignment)
+    sources = {}
+    for i, g in enumerate(graded):
+        callees = [h.name for h in graded[:i]]
+        wrapper = CLASS if isinstance(row.reference(g.name), type) else FUNCTION
+        sources[g.name] = ((PROBE.format(assignment=assignment) if i == 0 else "")
+                           + reference_source(row, g.name) + wrapper.format(name=g.name, callees=callees))
+    return sources

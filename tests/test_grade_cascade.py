@@ -14,96 +14,23 @@ reference. The submission should score full marks. :func:`test_the_probe_detects
 shows, without nbgrader, that the same submission loses every caller's points when nothing is
 bound. A second 02_ddpm submission is the case from issue 13 written as a learner would:
 ``ddpm_loss`` calls ``q_sample``, and ``q_sample`` has a mistake no registry lists.
+
+Both submissions (students ``cascade-probe`` and ``cascade-swapped``) are graded by real nbgrader
+in each assignment's graded course, the session fixture ``graded_course`` that tests/test_grading.py
+reads too (tests/conftest.py): one course build and one grading run per assignment. The probe's
+code is tests/grading_support.py's ``probed_sources``.
 """
 from __future__ import annotations
 
 import html
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from autograder.build import assignments, graded_of, reference_source
-from autograder.course import Course
+from autograder.build import assignments, graded_of
 from autograder.grading.verdict import HiddenSpec, judge
-from autograder.submissions import filled
 from coursekit.checks import record
 from coursekit.registry import get
-
-PROBE = '''
-
-_cascade_calling = False
-
-
-def _cascade_probe(callees):
-    """While graded (inside record_outputs), call each graded function above through the
-    notebook's names, as a caller may. Elsewhere (the notebook's own cells) do nothing."""
-    global _cascade_calling
-    import sys
-    import torch
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_name != "record_outputs":
-        frame = frame.f_back
-    if frame is None:
-        return
-    from coursekit.checks.cases import case_inputs, run
-    _cascade_calling = True
-    try:
-        with torch.random.fork_rng(devices=[]):
-            for callee in callees:
-                kind, value = run(globals()[callee], case_inputs("{assignment}", callee, 0))
-                if kind != "ok":
-                    raise RuntimeError(f"{{callee}}, called by another graded function, failed: {{value}}")
-    finally:
-        _cascade_calling = False
-'''
-
-FUNCTION = '''
-
-_cascade_{name} = {name}
-
-
-def {name}(*args, **kwargs):
-    if _cascade_calling:
-        raise RuntimeError("{name} is broken when another graded function calls it")
-    _cascade_probe({callees!r})
-    return _cascade_{name}(*args, **kwargs)
-'''
-
-CLASS = '''
-
-_cascade_{name} = {name}
-
-
-class {name}(_cascade_{name}):
-    def __init__(self, *args, **kwargs):
-        if _cascade_calling:
-            raise RuntimeError("{name} is broken when another graded function calls it")
-        super().__init__(*args, **kwargs)
-        _cascade_probe({callees!r})
-'''
-
-# Issue 13's example, with a mistake that no registry lists: q_sample exchanges x0 and noise;
-# ddpm_loss is written as the notebook invites, through q_sample (the reference does not call it).
-SWAPPED_Q_SAMPLE = '''def q_sample(x0, t, alpha_bar, noise):
-    a = alpha_bar[t].reshape(-1, *([1] * (x0.ndim - 1)))
-    return a.sqrt() * noise + (1 - a).sqrt() * x0
-'''
-LOSS_THROUGH_Q_SAMPLE = '''def ddpm_loss(model, x0, t, alpha_bar, noise):
-    x_t = q_sample(x0, t, alpha_bar, noise)
-    return ((model(x_t, t) - noise) ** 2).mean()
-'''
-
-
-def probed_sources(assignment: str) -> dict[str, str]:
-    """graded name -> the cell source of the probing submission."""
-    row, graded = get(assignment), graded_of(assignment)
-    sources = {}
-    for i, g in enumerate(graded):
-        callees = [h.name for h in graded[:i]]
-        wrapper = CLASS if isinstance(row.reference(g.name), type) else FUNCTION
-        sources[g.name] = ((PROBE.format(assignment=assignment) if i == 0 else "")
-                           + reference_source(row, g.name) + wrapper.format(name=g.name, callees=callees))
-    return sources
+from grading_support import points, probed_sources
 
 
 def pairs(assignment: str) -> int:
@@ -131,42 +58,21 @@ def test_the_probe_detects_a_cascade(assignment, monkeypatch):
         assert passed, message
 
 
-def points(assignment: str) -> dict[str, int]:
-    return {g.name: g.points for g in graded_of(assignment)}
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Every assignment's probing submission, and issue 13's 02_ddpm case, graded by real nbgrader."""
-    course = Course.scratch(tmp_path_factory.mktemp("cascade"), assignments())
-    expected = {}  # (assignment, student) -> score
-    for assignment in assignments():
-        notebooks = course.release_notebooks(assignment)
-        course.submit("probe", assignment, {nb.name: filled(nb, assignment, overrides=probed_sources(assignment))
-                                            for nb in notebooks})
-        expected[(assignment, "probe")] = sum(points(assignment).values())
-    ddpm = "02_ddpm"
-    overrides = {"q_sample": SWAPPED_Q_SAMPLE, "ddpm_loss": LOSS_THROUGH_Q_SAMPLE}
-    course.submit("swapped", ddpm, {nb.name: filled(nb, ddpm, overrides=overrides) for nb in course.release_notebooks(ddpm)})
-    expected[(ddpm, "swapped")] = sum(points(ddpm).values()) - points(ddpm)["q_sample"]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda key: course.nbgrader("autograde", key[0], f"--student={key[1]}", "--force"), expected))
-    course.nbgrader("generate_feedback", ddpm, "--student=swapped", "--force")
-    return course, expected, course.grades()
+@pytest.mark.slow
+def test_no_caller_loses_points_for_a_broken_callee(graded_course):
+    assignment, course, _, grades = graded_course
+    score, want = float(grades[(assignment, "cascade-probe")]["score"]), sum(points(assignment).values())
+    print(f"{assignment}: {pairs(assignment)} pairs, {score:g}/{want}")
+    assert abs(score - want) < 1e-6, f"{assignment}: the probing submission scored {score:g}, not {want}"
+    if assignment == "02_ddpm":  # issue 13: the broken q_sample costs its own points only
+        swapped = float(grades[(assignment, "cascade-swapped")]["score"])
+        assert abs(swapped - (want - points(assignment)["q_sample"])) < 1e-6, swapped
 
 
 @pytest.mark.slow
-def test_no_caller_loses_points_for_a_broken_callee(graded):
-    course, expected, grades = graded
-    scores = {key: float(grades[key]["score"]) for key in expected}
-    wrong = {key: (scores[key], want) for key, want in expected.items() if abs(scores[key] - want) > 1e-6}
-    print({a: f"{pairs(a)} pairs, {scores[(a, 'probe')]:g}/{expected[(a, 'probe')]}" for a, s in expected if s == "probe"})
-    assert not wrong, f"(assignment, student): (score, expected) -> {wrong}"
-
-
-@pytest.mark.slow
-def test_feedback_diagnoses_an_unregistered_mistake(graded):
-    course, _, _ = graded
-    feedback = html.unescape(course.feedback_html("swapped", "02_ddpm"))
+@pytest.mark.parametrize("graded_course", ["02_ddpm"], indirect=True)  # the same course test_grading reads
+def test_feedback_diagnoses_an_unregistered_mistake(graded_course):
+    _, course, _, _ = graded_course
+    feedback = html.unescape(course.feedback_html("cascade-swapped", "02_ddpm"))
     assert "q_sample is not right yet" in feedback
     assert "Diagnosis: your output is what the correct function gives with x0 and noise exchanged" in feedback
