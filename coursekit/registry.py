@@ -48,62 +48,28 @@ class Assignment:
         return getattr(module, name)(seed)
 
 
+def row(key: str, folder: str, title: str, widgets: tuple[str, ...] = ()) -> Assignment:
+    """An assignment named by the convention: each of its modules carries its short name ``key``
+    (``solutions.<key>``, ``solutions.<key>_mistakes``, ``coursekit.assignments.<key>.cases``,
+    ``widgets.<key>`` unless ``widgets`` names others); its check data is ``fixtures/<folder>.pt``."""
+    return Assignment(key, folder, title, solutions=f"solutions.{key}", mistakes=f"solutions.{key}_mistakes",
+                      cases=f"coursekit.assignments.{key}.cases", widgets=widgets or (f"widgets.{key}",),
+                      fixture=FIXTURES / f"{folder}.pt")
+
+
 ASSIGNMENTS: dict[str, Assignment] = {a.key: a for a in (
-    Assignment(
-        key="variational", folder="01_variational_inference", title="Variational inference and the ELBO",
-        solutions="solutions.variational", mistakes="solutions.variational_mistakes",
-        cases="coursekit.assignments.variational.cases", widgets=("widgets.variational",),
-        fixture=FIXTURES / "01_variational_inference.pt"),
-    Assignment(
-        key="ddpm", folder="02_ddpm", title="Denoising diffusion: DDPM and DDIM",
-        solutions="solutions.ddpm", mistakes="solutions.ddpm_mistakes",
-        cases="coursekit.assignments.ddpm.cases", widgets=("widgets.ddpm_schedule", "widgets.ddpm_forward", "widgets.ddpm_reverse"),
-        fixture=FIXTURES / "02_ddpm.pt"),
-    Assignment(
-        key="bridge", folder="02b_theory_bridge", title="The theory bridge: scores, parameterisations, the probability-flow ODE",
-        solutions="solutions.bridge", mistakes="solutions.bridge_mistakes",
-        cases="coursekit.assignments.bridge.cases", widgets=("widgets.bridge",),
-        fixture=FIXTURES / "02b_theory_bridge.pt"),
-    Assignment(
-        key="diffusion_policy", folder="03_diffusion_policy", title="Diffusion Policy: generating robot actions",
-        solutions="solutions.diffusion_policy", mistakes="solutions.diffusion_policy_mistakes",
-        cases="coursekit.assignments.diffusion_policy.cases", widgets=("widgets.diffusion_policy",),
-        fixture=FIXTURES / "03_diffusion_policy.pt"),
-    Assignment(
-        key="diffusion_transformer", folder="04_diffusion_transformer", title="The Diffusion Transformer (DiT)",
-        solutions="solutions.diffusion_transformer", mistakes="solutions.diffusion_transformer_mistakes",
-        cases="coursekit.assignments.diffusion_transformer.cases", widgets=("widgets.diffusion_transformer",),
-        fixture=FIXTURES / "04_diffusion_transformer.pt"),
-    Assignment(
-        key="robotic_dits", folder="05_robotic_dits", title="Robotic Diffusion Transformers",
-        solutions="solutions.robotic_dits", mistakes="solutions.robotic_dits_mistakes",
-        cases="coursekit.assignments.robotic_dits.cases", widgets=("widgets.robotic_dits",),
-        fixture=FIXTURES / "05_robotic_dits.pt"),
-    Assignment(
-        key="flows", folder="06_normalizing_flows", title="Continuous normalizing flows",
-        solutions="solutions.flows", mistakes="solutions.flows_mistakes",
-        cases="coursekit.assignments.flows.cases", widgets=("widgets.flows",),
-        fixture=FIXTURES / "06_normalizing_flows.pt"),
-    Assignment(
-        key="flow_matching", folder="07_flow_matching", title="Flow matching and conditional flow matching",
-        solutions="solutions.flow_matching", mistakes="solutions.flow_matching_mistakes",
-        cases="coursekit.assignments.flow_matching.cases", widgets=("widgets.flow_matching",),
-        fixture=FIXTURES / "07_flow_matching.pt"),
-    Assignment(
-        key="ot_paths", folder="08_diffusion_and_ot_paths", title="Diffusion paths and optimal-transport paths",
-        solutions="solutions.ot_paths", mistakes="solutions.ot_paths_mistakes",
-        cases="coursekit.assignments.ot_paths.cases", widgets=("widgets.ot_paths",),
-        fixture=FIXTURES / "08_diffusion_and_ot_paths.pt"),
-    Assignment(
-        key="pi0", folder="09_pi0", title="pi0: a flow-matching action expert",
-        solutions="solutions.pi0", mistakes="solutions.pi0_mistakes",
-        cases="coursekit.assignments.pi0.cases", widgets=("widgets.pi0",),
-        fixture=FIXTURES / "09_pi0.pt"),
-    Assignment(
-        key="capstone", folder="10_capstone", title="Capstone: watching a policy form trajectories",
-        solutions="solutions.capstone", mistakes="solutions.capstone_mistakes",
-        cases="coursekit.assignments.capstone.cases", widgets=("widgets.capstone",),
-        fixture=FIXTURES / "10_capstone.pt"),
+    row("variational", "01_variational_inference", "Variational inference and the ELBO"),
+    row("ddpm", "02_ddpm", "Denoising diffusion: DDPM and DDIM",
+        ("widgets.ddpm_schedule", "widgets.ddpm_forward", "widgets.ddpm_reverse")),
+    row("bridge", "02b_theory_bridge", "The theory bridge: scores, parameterisations, the probability-flow ODE"),
+    row("diffusion_policy", "03_diffusion_policy", "Diffusion Policy: generating robot actions"),
+    row("diffusion_transformer", "04_diffusion_transformer", "The Diffusion Transformer (DiT)"),
+    row("robotic_dits", "05_robotic_dits", "Robotic Diffusion Transformers"),
+    row("flows", "06_normalizing_flows", "Continuous normalizing flows"),
+    row("flow_matching", "07_flow_matching", "Flow matching and conditional flow matching"),
+    row("ot_paths", "08_diffusion_and_ot_paths", "Diffusion paths and optimal-transport paths"),
+    row("pi0", "09_pi0", "pi0: a flow-matching action expert"),
+    row("capstone", "10_capstone", "Capstone: watching a policy form trajectories"),
 )}
 
 FOLDERS: dict[str, Assignment] = {a.folder: a for a in ASSIGNMENTS.values()}
@@ -111,8 +77,8 @@ FOLDERS: dict[str, Assignment] = {a.folder: a for a in ASSIGNMENTS.values()}
 
 def get(name: str) -> Assignment:
     """The row of an assignment, by short name (``"ddpm"``) or by folder (``"02_ddpm"``)."""
-    row = ASSIGNMENTS.get(name) or FOLDERS.get(name)
-    if row is None:
+    found = ASSIGNMENTS.get(name) or FOLDERS.get(name)
+    if found is None:
         raise KeyError(f"unknown assignment {name!r}; known: {', '.join(ASSIGNMENTS)} "
                        f"(or their folders {', '.join(FOLDERS)})")
-    return row
+    return found
