@@ -350,14 +350,17 @@ def test_class_on_jupyterhub(chromium):
         assert inbound == sorted([right, wrong]), inbound
         timings["validated and submitted"] = time.monotonic() - started
 
-        # 4. The instructor collects and grades (the project's sandboxed grading command).
+        # 4. The instructor collects and grades with the project's sandboxed grading command, as root
+        # (`sudo`, which an admin of a TLJH hub has): the sandbox gives each kernel a uid of its own only
+        # when it starts as root, and the kernels need the interpreter the learners' servers cannot reach.
         run([python, "-m", "nbgrader", "collect", A], **teach)
         assert sorted(course.submissions(A)) == sorted([right, wrong])
-        run([python, "-m", "autograder", "grade", A, "--course-dir", course.root, "--workers", "2", "--quiet"],
-            **teach)
+        run([sys.executable, "-m", "autograder", "grade", A, "--course-dir", course.root, "--workers", "2",
+             "--quiet"], env=nbgrader_env, cwd=course.root)
         with open(course.root / "exports" / f"{A}-grades.csv") as f:
             rows = {r["student_id"]: r for r in csv.DictReader(f)}
-        assert rows[right]["status"] == rows[wrong]["status"] == "GRADED", rows
+        assert rows[right]["status"] == rows[wrong]["status"] == "GRADED", {
+            s: (r["status"], r["reason"]) for s, r in rows.items()}
         (got, top), (lost, _) = score_of(rows[right]), score_of(rows[wrong])
         assert got == top > lost, f"right {got}/{top}, wrong {lost}/{top}: the mistake must cost points"
         timings["collected and graded"] = time.monotonic() - started
