@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
 # Debian packages the tests use, installed when missing and we are allowed to (root + apt-get):
 # chromium drives the browser tests; bubblewrap is the grading sandbox (python -m autograder grade).
+# Then JupyterHub's proxy (npm configurable-http-proxy, pinned) into .venv/node, for the hub test
+# (tests/browser/test_browser_hub.py, docs/CLASSROOM.md); quick and silent when already there.
 set -euo pipefail
+CHP_VERSION=5.3.0
+CHP_PREFIX="$(cd "$(dirname "$0")/.." && pwd)/.venv/node"
+ensure_proxy() {
+  local bin="$CHP_PREFIX/node_modules/.bin/configurable-http-proxy"
+  [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$CHP_VERSION" ] && return 0
+  if ! command -v npm >/dev/null; then
+    echo "Missing: node and npm (node >= 20), for JupyterHub's configurable-http-proxy (the hub test)." >&2
+    return 0
+  fi
+  echo "Installing configurable-http-proxy $CHP_VERSION into $CHP_PREFIX..."
+  npm install --prefix "$CHP_PREFIX" --no-audit --no-fund --loglevel=error \
+      "configurable-http-proxy@$CHP_VERSION" >/dev/null \
+    || echo "Could not install configurable-http-proxy with npm; the hub test will fail under CI=true." >&2
+}
+ensure_proxy
 missing=()
 [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
