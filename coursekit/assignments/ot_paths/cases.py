@@ -48,28 +48,32 @@ def vp_schedule(seed: int) -> dict:
     return {"t": _times(6, _gen(200 + seed)), **_betas(seed)}
 
 
-def vp_path_sample(seed: int) -> dict:
-    g, shape = _gen(300 + seed), _data_shape(seed)
+def _path_sample(offset: int, seed: int, schedule: dict) -> dict:
+    g, shape = _gen(offset + seed), _data_shape(seed)
     return {"x1": torch.randn(shape, generator=g), "t": _times(shape[0], g, one=True),
-            "eps": torch.randn(shape, generator=g), **_betas(seed)}
+            "eps": torch.randn(shape, generator=g), **schedule}
+
+
+def _conditional_field(offset: int, seed: int, schedule: dict, **times) -> dict:
+    g, shape = _gen(offset + seed), _data_shape(seed)
+    return {"x": torch.randn(shape, generator=g), "x1": torch.randn(shape, generator=g),
+            "t": _times(shape[0], g, **times), **schedule}
+
+
+def vp_path_sample(seed: int) -> dict:
+    return _path_sample(300, seed, _betas(seed))
 
 
 def vp_conditional_field(seed: int) -> dict:
-    g, shape = _gen(400 + seed), _data_shape(seed)
-    return {"x": torch.randn(shape, generator=g), "x1": torch.randn(shape, generator=g),
-            "t": _times(shape[0], g, zero=False), **_betas(seed)}
+    return _conditional_field(400, seed, _betas(seed), zero=False)
 
 
 def ve_path_sample(seed: int) -> dict:
-    g, shape = _gen(500 + seed), _data_shape(seed)
-    return {"x1": torch.randn(shape, generator=g), "t": _times(shape[0], g, one=True),
-            "eps": torch.randn(shape, generator=g), **_ve(seed)}
+    return _path_sample(500, seed, _ve(seed))
 
 
 def ve_conditional_field(seed: int) -> dict:
-    g, shape = _gen(600 + seed), _data_shape(seed)
-    return {"x": torch.randn(shape, generator=g), "x1": torch.randn(shape, generator=g),
-            "t": _times(shape[0], g, one=True), **_ve(seed)}
+    return _conditional_field(600, seed, _ve(seed), one=True)
 
 
 def straightness(seed: int) -> dict:
