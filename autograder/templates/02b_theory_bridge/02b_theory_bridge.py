@@ -88,8 +88,9 @@ KINDS = ("epsilon", "sample", "v_prediction", "score", "velocity")
 # $$L = \mathbb E\ \big\| \sigma\, s_\theta(x_0 + \sigma\,\varepsilon,\ \sigma) + \varepsilon \big\|^2 .$$
 #
 # The squared norm sums over a sample's coordinates; the loss averages over the batch. A loss exists to be
-# differentiated, so its check compares two things: the value (`output[0]`) and the gradients with respect
-# to the model's parameters (`output[1]`). A detached path gives the right value and zero gradients.
+# differentiated, so its check compares two things: the value, and the gradient with respect to each of
+# the model's parameters; the feedback says which one differs. A detached path gives the right value and
+# no gradient at all.
 
 # %% graded="dsm_loss" points=2
 
