@@ -50,42 +50,64 @@ def slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
 
 
+def mistake_bundles(assignment: str) -> list[list]:
+    """The showcase mistakes packed into as few submissions as possible, at most one per graded
+    function in each. Scores never cascade (tests/test_grade_cascade.py proves it for every pair),
+    and each test cell's own score is checked, so a bundle shows each mistake costing exactly
+    its own exercise's points, at the price of one notebook run instead of one per mistake."""
+    from autograder.submissions import mistakes_of
+    bundles: list[list] = []
+    for m in (m for m in mistakes_of(assignment) if m.showcase):
+        home = next((b for b in bundles if all(o.function != m.function for o in b)), None)
+        home.append(m) if home is not None else bundles.append([m])
+    return bundles
+
+
 def grade_course(assignment: str, root: Path) -> tuple:
     """Release ``assignment`` in a scratch course at ``root``, submit, autograde (real nbgrader, two
     students at a time: the machine has two cores), generate feedback, export.
 
-    Students: ``full`` (the reference), ``untouched`` (the release as is), one per showcase mistake,
-    ``cascade-probe`` (tests/test_grade_cascade.py) and, for 02_ddpm, ``cascade-swapped`` (issue 13).
-    Returns (assignment, course, expected: student -> (score, phrases the feedback must contain), grades).
+    Students: ``full`` (the reference), ``untouched`` (the release as is), ``mistakes-<i>`` (the
+    showcase mistakes, :func:`mistake_bundles`), ``cascade-probe`` (tests/test_grade_cascade.py)
+    and, for 02_ddpm, ``cascade-swapped`` (issue 13).
+    Returns (assignment, course, expected, grades, cells): expected is student -> (test cell ->
+    points it must score, phrases its feedback must contain); grades the exported rows;
+    cells (student, test cell) -> the gradebook's automatic score.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from autograder.course import Course
-    from autograder.submissions import filled, mistakes_of
+    from autograder.submissions import filled
 
     course = Course.scratch(root, [assignment])
     notebooks = course.release_notebooks(assignment)
-    total = sum(points(assignment).values())
+    pts = points(assignment)
     expected = {}
 
-    def submit(student, score, phrases, **fill):
+    def submit(student, wrong, phrases, **fill):
         course.submit(student, assignment, {nb.name: filled(nb, assignment, **fill) for nb in notebooks})
-        expected[student] = (score, phrases)
+        expected[student] = ({f"test_{f}": 0 if f in wrong else p for f, p in pts.items()}, phrases)
 
-    submit("full", total, [])
+    submit("full", (), [])
     course.submit("untouched", assignment, {nb.name: nb.read_text() for nb in notebooks})
-    expected["untouched"] = (0, ["NotImplementedError"])
-    for m in (m for m in mistakes_of(assignment) if m.showcase):
-        submit(f"mistake-{slug(m.function)}-{slug(m.label)}", total - points(assignment)[m.function], [m.label],
-               overrides={m.function: m.source()})
-    submit("cascade-probe", total, [], overrides=probed_sources(assignment))
+    expected["untouched"] = ({f"test_{f}": 0 for f in pts}, ["NotImplementedError"])
+    for i, bundle in enumerate(mistake_bundles(assignment), start=1):
+        submit(f"mistakes-{i}", {m.function for m in bundle}, [m.label for m in bundle],
+               overrides={m.function: m.source() for m in bundle})
+    submit("cascade-probe", (), [], overrides=probed_sources(assignment))
     if assignment == "02_ddpm":
-        submit("cascade-swapped", total - points(assignment)["q_sample"], SWAPPED_FEEDBACK,
+        submit("cascade-swapped", {"q_sample"}, SWAPPED_FEEDBACK,
                overrides={"q_sample": SWAPPED_Q_SAMPLE, "ddpm_loss": LOSS_THROUGH_Q_SAMPLE})
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda s: course.nbgrader("autograde", assignment, f"--student={s}", "--force"), expected))
     course.nbgrader("generate_feedback", assignment, "--force")
-    return assignment, course, expected, course.grades()
+    cells = {}
+    with course.gradebook() as gb:
+        for sub in gb.assignment_submissions(assignment):
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    cells[(sub.student.id, g.name)] = g.auto_score
+    return assignment, course, expected, course.grades(), cells
 
 
 # ------------------------------------------------------------------ the cascade probe (test_grade_cascade.py)

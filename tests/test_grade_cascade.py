@@ -60,7 +60,7 @@ def test_the_probe_detects_a_cascade(assignment, monkeypatch):
 
 @pytest.mark.slow
 def test_no_caller_loses_points_for_a_broken_callee(graded_course):
-    assignment, course, _, grades = graded_course
+    assignment, course, _, grades, _ = graded_course
     score, want = float(grades[(assignment, "cascade-probe")]["score"]), sum(points(assignment).values())
     print(f"{assignment}: {pairs(assignment)} pairs, {score:g}/{want}")
     assert abs(score - want) < 1e-6, f"{assignment}: the probing submission scored {score:g}, not {want}"
@@ -72,7 +72,7 @@ def test_no_caller_loses_points_for_a_broken_callee(graded_course):
 @pytest.mark.slow
 @pytest.mark.parametrize("graded_course", ["02_ddpm"], indirect=True)  # the same course test_grading reads
 def test_feedback_diagnoses_an_unregistered_mistake(graded_course):
-    _, course, _, _ = graded_course
+    _, course, _, _, _ = graded_course
     feedback = html.unescape(course.feedback_html("cascade-swapped", "02_ddpm"))
     assert "q_sample is not right yet" in feedback
     assert "Diagnosis: your output is what the correct function gives with x0 and noise exchanged" in feedback
