@@ -12,7 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.assignments.robotic_dits.unified import ROBOTS, SLOT_NAMES, UNIFIED_SIZE, demonstrations, forward_kinematics, slot_indices
+from coursekit.assignments.robotic_dits.experiment import first_slots, named_slots, robot_demonstrations, shown
+from coursekit.assignments.robotic_dits.unified import (ROBOTS, SLOT_NAMES, UNIFIED_SIZE, arm_targets, demonstrations,
+                                                        forward_kinematics, slot_indices)
 from coursekit.validate import ShapeError
 from solutions import robotic_dits as R
 
@@ -79,6 +81,7 @@ def test_unified_layout_names_and_robot_slots():
     assert SLOT_NAMES[0] == "right_arm_joint_0_pos" and SLOT_NAMES[50] == "left_arm_joint_0_pos"
     assert SLOT_NAMES[100:103] == ("base_vel_x", "base_vel_y", "base_angular_vel")
     assert slot_indices(ROBOTS["arm2_gripper"]["joints"]).tolist() == [0, 1, 10]
+    assert slot_indices(ROBOTS["bimanual"]["joints"]).tolist() == [50, 51, 0, 1]
     with pytest.raises(KeyError, match="unknown unified slot"):
         slot_indices(["elbow"])
 
@@ -107,7 +110,25 @@ def test_masked_mse_equals_mse_over_selected_entries():
 def test_demonstrations_reach_their_goals():
     for name in ROBOTS:
         goals, chunks = demonstrations(name, 64, 8, gen(0))
-        close(forward_kinematics(name, chunks[:, -1]), goals, atol=1e-4)
+        close(forward_kinematics(name, chunks[:, -1]), arm_targets(name, goals), atol=1e-4)
+
+
+def test_the_robots_share_a_right_arm_in_named_slots_only():
+    """The experiment's premise: the same physical quantity lands in the same named slot for both robots
+    (and the same goal needs the same right-arm angles), each robot has slots the other lacks, and naive
+    first-J padding puts different quantities in the same slot."""
+    named = {name: dict(zip(named_slots(name).tolist(), ROBOTS[name]["joints"])) for name in ROBOTS}
+    assert set(named["arm2_gripper"]) & set(named["bimanual"]) == {0, 1}
+    assert set(named["arm2_gripper"]) ^ set(named["bimanual"]) == {10, 50, 51}
+    assert all(SLOT_NAMES[slot] == joint for layout in named.values() for slot, joint in layout.items())
+    naive = {name: dict(zip(first_slots(name).tolist(), ROBOTS[name]["joints"])) for name in ROBOTS}
+    assert naive["arm2_gripper"][0] == "right_arm_joint_0_pos" and naive["bimanual"][0] == "left_arm_joint_0_pos"
+    goals, one = demonstrations("arm2_gripper", 32, 8, gen(3))
+    _, two = demonstrations("bimanual", 32, 8, gen(3))
+    close(one[..., :2], two[..., 2:])                                  # same goals: same right-arm targets
+    demos = robot_demonstrations()
+    assert bool(shown("arm2_gripper", demos["arm2_gripper"][0]).all()) and bool((demos["bimanual"][0][:, 0] > 0).any())
+    assert 800 < len(demos["arm2_gripper"][0]) < 1200 and len(demos["bimanual"][0]) == 2000
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -109,14 +109,14 @@ def robots():
 def test_unified_slot_map_traces_are_to_unified(robots):
     box = unified_slot_map(to_unified, robots, SLOT_NAMES)
     fig = box.figure
-    for name, i in [("arm3", 2), ("arm2_gripper", 4), ("arm2_gripper", 0)]:
+    for name, i in [("bimanual", 2), ("arm2_gripper", 4), ("arm2_gripper", 0)]:
         box.controls["robot"].value, box.controls["sample"].value = name, i
         slots, actions = robots[name]
         unified, mask = to_unified(actions[i:i + 1, None, :], slots)
         assert_float(fig.data[0].y, unified[0, 0])
         assert_float(fig.data[1].y, mask[0].float())
         filled = ", ".join(f"{SLOT_NAMES[j]} ({j})" for j in sorted(slots.tolist()))
-        assert fig.layout.title.text == f"robot = {name}, sample {i}: 3 of 128 slots filled:<br>{filled}"
+        assert fig.layout.title.text == f"robot = {name}, sample {i}: {len(slots)} of 128 slots filled:<br>{filled}"
         assert box.figure is fig
 
 
@@ -130,8 +130,8 @@ def test_unified_slot_map_rejects_bad_to_unified(robots):
 
     with pytest.raises(ValueError, match=r"\(mask\) returned dtype torch.float32; expected torch.bool"):
         unified_slot_map(mask_as_float, robots, SLOT_NAMES)
-    with pytest.raises(ValueError, match=r"robots\['arm3'\] actions: got shape \(5, 2\); expected shape \(\*, 3\)"):
-        unified_slot_map(to_unified, {"arm3": (robots["arm3"][0], torch.zeros(5, 2))}, SLOT_NAMES)
+    with pytest.raises(ValueError, match=r"robots\['bimanual'\] actions: got shape \(5, 2\); expected shape \(\*, 4\)"):
+        unified_slot_map(to_unified, {"bimanual": (robots["bimanual"][0], torch.zeros(5, 2))}, SLOT_NAMES)
 
 
 # ---------------------------------------------------------------- LayerNorm vs RMSNorm

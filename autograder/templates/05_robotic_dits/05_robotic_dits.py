@@ -19,8 +19,9 @@
 #   blocks conditioned by adaLN on the matching encoder layer, with zero-initialised gates (you write a
 #   DiT-style simplification of its block; section 5 says what differs).
 #
-# The experiment trains **one** small policy on two toy robots with different joints, through the
-# unified action space.
+# The experiment trains **one** small policy on two toy robots that share a right arm, through the
+# unified action space, and measures what the named slots buy against naive padding and against one
+# policy per robot.
 #
 # **Conventions.** `float32`, batch first; action chunks `(B, H, D)`; diffusion time 0-based as in 02.
 # Masks are `bool`, `True` where an entry counts (a key to attend to, a slot a robot has).
@@ -117,6 +118,17 @@ print("QK-norm attention equals attention on normalised q, k:",
 # %% graded="inject_conditions" points=2
 
 # %% [markdown]
+# One RDT block (left), and the condition each of four blocks cross-attends to (right). The right panel is
+# measured from **your** `inject_conditions`: it runs your function on blocks that only record which
+# tokens they were handed. (The experiment's `TinyRDT`, section 8, uses two such blocks.)
+
+# %%
+# experiment: picture
+from coursekit.assignments.robotic_dits.pictures import rdt_block_figure
+
+rdt_block_figure(inject_conditions)
+
+# %% [markdown]
 # ## 4 · A nonlinear decoder
 #
 # DiT ends with one linear layer per token. RDT-1B found a small MLP better for the nonlinear structure of
@@ -168,6 +180,11 @@ print("untrained decoder is the identity:", torch.equal(x, actions))
 # network then reads and writes every robot's actions, and a slot means the same thing for all of them.
 #
 # `slots[j]` is the unified index of joint `j`. Going there and back must be lossless.
+#
+# Our two toy robots share a right arm. `arm2_gripper` has that arm (two joints) and a gripper;
+# `bimanual` has the same right arm and a left one, and lists its joints left arm first (as ALOHA lists
+# its 14 actions). Named slots put both right shoulders in slot 0. Naive padding, "the robot's J joints
+# in the first J slots", would put the bimanual robot's *left* shoulder there instead.
 
 # %% provided="check_slots"
 
@@ -176,24 +193,24 @@ print("untrained decoder is the identity:", torch.equal(x, actions))
 # %% graded="from_unified" points=1
 
 # %%
-from coursekit.assignments.robotic_dits.unified import (HOME, INSTRUCTION_LENGTH, ROBOTS, SLOT_NAMES, UNIFIED_SIZE, VOCABULARY,
-                               demonstrations, forward_kinematics, instruction, reach_error, sample_goals,
-                               slot_indices)
+from coursekit.assignments.robotic_dits.experiment import H, first_slots, named_slots, robot_demonstrations
+from coursekit.assignments.robotic_dits.unified import ROBOTS, SLOT_NAMES, UNIFIED_SIZE, arm_points, arm_targets
 
-H = 8
-demos = {name: demonstrations(name, 2000, H, torch.Generator().manual_seed(i)) for i, name in enumerate(ROBOTS)}
-slots = {name: slot_indices(spec["joints"]) for name, spec in ROBOTS.items()}
+demos = robot_demonstrations()                      # robot -> (goals (n, 2), action chunks (n, H, J))
 for name, spec in ROBOTS.items():
     chunks = demos[name][1]
-    unified, mask = to_unified(chunks, slots[name])
-    print(f"{name:>13}: joints {spec['joints']} -> slots {slots[name].tolist()}; "
-          f"round trip exact: {torch.equal(from_unified(unified, slots[name]), chunks)}")
+    unified, mask = to_unified(chunks, named_slots(name))
+    print(f"{name}: joints {spec['joints']}\n    named slots {named_slots(name).tolist()}, first-J slots "
+          f"{first_slots(name).tolist()}; round trip exact: {torch.equal(from_unified(unified, named_slots(name)), chunks)}")
+for scheme, slots in (("named slots", named_slots), ("first J slots", first_slots)):
+    print(f"slot 0 with {scheme}: " + ", ".join(f"{name} {ROBOTS[name]['joints'][slots(name).tolist().index(0)]}"
+                                                for name in ROBOTS))
 
 # %%
 # experiment: widget
 from widgets.robotic_dits import unified_slot_map
 
-unified_slot_map(to_unified, {name: (slots[name], demos[name][1][:20, -1]) for name in ROBOTS}, SLOT_NAMES)
+unified_slot_map(to_unified, {name: (named_slots(name), demos[name][1][:20, -1]) for name in ROBOTS}, SLOT_NAMES)
 
 # %% [markdown]
 # ## 7 · A loss that ignores the padding
@@ -213,18 +230,30 @@ unified_slot_map(to_unified, {name: (slots[name], demos[name][1][:20, -1]) for n
 
 # %%
 pred, target = torch.randn(4, H, UNIFIED_SIZE), torch.randn(4, H, UNIFIED_SIZE)
-_, mask = to_unified(torch.zeros(4, H, 3), slots["arm3"])
+_, mask = to_unified(torch.zeros(4, H, 4), named_slots("bimanual"))
 scrambled = torch.where(mask[:, None, :], pred, 100 * torch.randn(pred.shape))   # change only the padding
 print("loss unchanged by the padding:", torch.equal(masked_mse(pred, target, mask), masked_mse(scrambled, target, mask)))
 
 # %% [markdown]
-# ## 8 · Experiment: one policy, two robots
+# ## 8 · Experiment: one policy, two robots, one shared arm
 #
-# Two planar arms reach for a goal point: `arm2_gripper` (two joints and a gripper that closes at the end)
-# and `arm3` (three joints, pointing its last link at the goal). Their demonstrations are 8-step chunks of
-# joint targets. Both go into the unified space, and one RDT-style policy learns them all, told apart only
-# by its instruction tokens (`"arm2 gripper reach"` or `"arm3 reach"`, padded and masked) and conditioned
-# on the goal (standing in for image tokens).
+# Both robots reach for a goal point. `arm2_gripper` brings its hand to the goal and closes its gripper;
+# `bimanual` brings its right hand to the goal and its left hand to the goal's mirror image (both arms
+# sit on the same shoulder point). Their demonstrations are 8-step chunks of joint targets. One
+# RDT-style policy learns them, told apart by its instruction tokens (`"arm2 gripper reach"` or
+# `"bimanual reach"`, padded and masked) and the slot mask, and conditioned on the goal (standing in for
+# image tokens).
+#
+# To see what shared slots are for, the data have a gap: `arm2_gripper` was only ever shown goals on the
+# left (x < 0), the bimanual robot goals everywhere. The same right arm reaching for the same goal needs
+# the same joint angles on both robots, so the bimanual robot's demonstrations show what `arm2_gripper`'s
+# right arm should do on the right, in the slots `arm2_gripper` writes, if the slots are named.
+#
+# Three ways to train, on the same data, with the same total budget (600 steps of 64 chunks):
+#
+# - **named slots**: one policy through the unified action space;
+# - **first J slots**: one policy, each robot's joints padded into slots 0..J-1 in its own order;
+# - **per robot**: two policies (named slots), each on its own robot's data only, 300 steps each.
 #
 # The policy is given: your RMSNorm, QK-norm attention, alternating injection and MLP decoder inside.
 # The diffusion helpers are those of 04.
@@ -236,111 +265,73 @@ print("loss unchanged by the padding:", torch.equal(masked_mse(pred, target, mas
 # %% provided="TinyRDT"
 
 # %% [markdown]
-# Training: the epsilon loss of 02 on unified chunks (joint angles divided by 2, to be of order 1), with
-# **your** masked loss. 600 steps of batches of 64 from both robots.
+# Training is the epsilon loss of 02 on unified chunks (joint angles divided by 2, to be of order 1),
+# with **your** `to_unified` and `masked_mse`; sampling is 04's DDIM with 10 steps, read back with your
+# `from_unified`. The loop is `compare_action_spaces` in `coursekit/assignments/robotic_dits/experiment.py`
+# (the course's evidence tests run the same function). The reach error is the mean distance of each hand
+# from its target at the end of a sampled chunk, on 256 goals everywhere; for `arm2_gripper` it is split
+# into the goals of the kind it was shown (x < 0) and the others.
 
 # %%
 # experiment: one policy, two robots
-from coursekit.kit.diffusion import cosine_alpha_bar, ddim_sample
-from coursekit.kit.train import train
-from coursekit.kit.transformer import count_parameters
+from coursekit.assignments.robotic_dits.experiment import compare_action_spaces
 
-T, SCALE, STEPS = 50, 2.0, 600
-alpha_bar = cosine_alpha_bar(T).clamp(min=1e-2)  # floored, as in 04
-columns = []                                # (unified / SCALE, mask, instruction ids, instruction mask, goal)
-for name in ROBOTS:
-    goals, chunks = demos[name]
-    unified, mask = to_unified(chunks, slots[name])
-    ids, lang_mask = instruction(name, len(goals))
-    columns.append((unified / SCALE, mask, ids, lang_mask, goals))
-U, M, I, LM, G = (torch.cat(c) for c in zip(*columns))
-
-
-def policy_loss(idx, g):
-    x0 = U[idx]
-    t = torch.randint(0, T, (len(idx),), generator=g)
-    noise = torch.randn(x0.shape, generator=g)
-    a = alpha_bar[t].reshape(-1, 1, 1)
-    pred = policy(a.sqrt() * x0 + (1 - a).sqrt() * noise, t, M[idx], I[idx], LM[idx], G[idx])
-    return masked_mse(pred, noise, M[idx])
-
-
-def evaluate(model, n=256):
-    """Mean end-effector distance to the goal at the end of sampled chunks, per robot."""
-    errors, samples = {}, {}
-    for name in ROBOTS:
-        goals = sample_goals(n, torch.Generator().manual_seed(5))
-        _, mask = to_unified(torch.zeros(n, H, len(slots[name])), slots[name])
-        ids, lang_mask = instruction(name, n)
-        with torch.no_grad():
-            unified = ddim_sample(lambda x, t: model(x, t, mask, ids, lang_mask, goals), (n, H, UNIFIED_SIZE),
-                                  alpha_bar, 10, torch.Generator().manual_seed(6), clip=None)
-        samples[name] = (goals, from_unified(unified * SCALE, slots[name]))
-        errors[name] = reach_error(name, samples[name][1], goals)
-    return errors, samples
-
-
-torch.manual_seed(0)
-policy = TinyRDT(horizon=H, obs_dim=2, vocab_size=len(VOCABULARY), num_steps=T)
-print(f"policy: {count_parameters(policy):,} parameters")
-untrained, _ = evaluate(policy)
-losses = train(policy, policy_loss, torch.arange(len(U)), steps=STEPS, batch_size=64, lr=5e-3, desc="one policy, two robots")
-trained, samples = evaluate(policy)
-
-print(f"{'robot':>13}{'reach error, untrained':>24}{'trained':>9}")
-for name in ROBOTS:
-    print(f"{name:>13}{untrained[name]:>24.3f}{trained[name]:>9.3f}")
-
-# The bar (coursekit.kit.evidence.reach_bar): every robot's mean reach error below 0.3. Wrong answers that
-# ignore the goal must fail it: the average demonstration, a demonstration for another goal, each
-# demonstration's deviation from the average four times larger, and a Gaussian with the demonstrations'
-# mean and covariance (per robot, from its own demonstrations).
-from coursekit.kit.evidence import labelled_controls, reach_bar
-
-n_eval = len(samples[next(iter(ROBOTS))][0])
-g = torch.Generator().manual_seed(8)
-controls = {name: labelled_controls(demos[name][1], torch.zeros(len(demos[name][1]), dtype=torch.long),
-                                    torch.zeros(n_eval, dtype=torch.long), g) for name in ROBOTS}
-verdicts = {"trained": reach_bar(trained, name="trained"), "untrained": reach_bar(untrained, name="untrained")}
-as_named_here = {"average of the labels": "average demonstration", "one label only": "demonstration for another goal",
-                 "4x wide": "4x wide", "moment-matched Gaussian": "moment-matched Gaussian"}
-for kind, name_here in as_named_here.items():
-    verdicts[name_here] = reach_bar({name: reach_error(name, controls[name][kind], samples[name][0]) for name in ROBOTS},
-                                    name=name_here)
-print()
-for verdict in verdicts.values():
-    print(verdict)
-assert verdicts["trained"], "the policy should learn to reach with both robots"
-assert not any(v for kind, v in verdicts.items() if kind != "trained"), "every negative control should fail the bar"
+result = compare_action_spaces(TinyRDT, to_unified, from_unified, masked_mse)
+print(f"policy: {result.parameters:,} parameters\n")
+print(result.table())
 
 # %% [markdown]
-# Three sampled chunks per robot: the arm's final pose (lines) and the goal (cross).
+# What the table says (the cell below asserts each point):
+#
+# - On goals a robot was shown, naive padding learns it **as well as** the named slots (here even a
+#   little better): the instruction and the mask tell the policy which robot it drives, and it learns
+#   each robot's layout. Naive padding was never a problem for learning each robot on its own data.
+# - On the goals `arm2_gripper` was never shown, only the named slots carry the bimanual robot's right
+#   arm over: with naive padding or a policy of its own, `arm2_gripper` misses those goals by more than
+#   twice as much. This transfer is what the unified action space is for: RDT-1B pre-trains on 46
+#   robot datasets and fine-tunes on a robot with little data of its own.
+# - Two per-robot policies on the same total budget are far behind both shared ones everywhere: each
+#   gets half the training steps. (With a budget this small, one model trained on everything is simply
+#   the better use of the steps; we did not measure what per-robot policies reach with twice the budget.)
+
+# %%
+# experiment: what the table says
+for claim, holds in result.claims().items():
+    print(f"{'yes' if holds else 'NO '}  {claim}")
+assert all(result.claims().values()), "a claim of the prose above does not hold for these figures"
+
+# The bar (coursekit.kit.evidence.reach_bar) for the named-slot policy, on all goals: every robot's mean
+# reach error below 0.3. Wrong answers that ignore the goal must fail it: the untrained policy, the
+# average demonstration, a demonstration for another goal, each demonstration's deviation from the
+# average four times larger, and a Gaussian with the demonstrations' mean and covariance (per robot).
+print()
+for verdict in result.verdicts.values():
+    print(verdict)
+assert result.verdicts["trained"], "the named-slot policy should learn to reach with both robots"
+assert not any(v for kind, v in result.verdicts.items() if kind != "trained"), "every negative control should fail the bar"
+
+# %% [markdown]
+# Three sampled chunks per robot from the named-slot policy: the arms' final pose (lines), the goal
+# (cross) and, for the left arm, the goal's mirror image (circle). The first `arm2_gripper` goal on the
+# right (x > 0) is one it was never shown.
 
 # %%
 # experiment: sampled poses
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-
-def arm_points(name, q):
-    """Base, joints and end effector of one configuration q (J,), as (links + 1, 2)."""
-    links = ROBOTS[name]["links"]
-    angle, pts = 0.0, [torch.zeros(2)]
-    for i, length in enumerate(links):
-        angle = angle + q[i]
-        pts.append(pts[-1] + length * torch.stack([angle.cos(), angle.sin()]))
-    return torch.stack(pts)
-
-
 fig = make_subplots(rows=1, cols=2, subplot_titles=list(ROBOTS))
+colors = ["royalblue", "seagreen", "darkorange"]
 for col, name in enumerate(ROBOTS, start=1):
-    goals, chunks = samples[name]
-    for i in range(3):
-        pts = arm_points(name, chunks[i, -1])
-        fig.add_scatter(x=pts[:, 0].numpy(), y=pts[:, 1].numpy(), mode="lines+markers", showlegend=False,
-                        line=dict(color=["royalblue", "seagreen", "darkorange"][i]), row=1, col=col)
-        fig.add_scatter(x=goals[i:i + 1, 0].numpy(), y=goals[i:i + 1, 1].numpy(), mode="markers", showlegend=False,
-                        marker=dict(symbol="x", size=12, color=["royalblue", "seagreen", "darkorange"][i]), row=1, col=col)
+    goals, chunks = result.samples[name]
+    for color, i in zip(colors, [int(torch.nonzero(goals[:, 0] > 0)[0]), *torch.nonzero(goals[:, 0] < 0)[:2].flatten().tolist()]):
+        for pts in arm_points(name, chunks[i, -1]):
+            fig.add_scatter(x=pts[:, 0].numpy(), y=pts[:, 1].numpy(), mode="lines+markers", showlegend=False,
+                            line=dict(color=color), row=1, col=col)
+        targets = arm_targets(name, goals[i:i + 1])[0]                                  # (arms, 2)
+        fig.add_scatter(x=targets[:, 0].numpy(), y=targets[:, 1].numpy(), mode="markers", showlegend=False,
+                        marker=dict(symbol=["x" if arm == "right" else "circle-open" for arm in ROBOTS[name]["arms"]],
+                                    size=12, color=color), row=1, col=col)
     fig.update_yaxes(scaleanchor=f"x{col}", row=1, col=col)
 fig.update_layout(height=360, margin=dict(t=40, b=20))
 fig.show()
@@ -354,4 +345,5 @@ fig.show()
 #   its own mask, and decodes with an MLP.
 # - dit-policy conditions decoder block `i` on encoder layer `i` (pooled) plus time, through adaLN-Zero.
 # - A fixed, named, masked action space lets one network serve robots with different bodies; the loss must
-#   ignore the padding.
+#   ignore the padding. Naive padding learns each robot as well on its own data; the named slots are what
+#   carry a shared part (here a right arm) from one robot's data over to another.

@@ -5,15 +5,21 @@ RDT-1B trains one policy on many robots by giving every physical quantity a fixe
 50-59, the base velocities at 100-102). A robot fills only the slots it has; the rest are padded with
 zeros and switched off by a mask. The slot layout below follows the structure of RDT's, with our own names.
 
-The two toy robots are planar arms that reach for a goal point:
+The two toy robots are planar arms that reach for a goal point, and they share a right arm:
 
-- ``arm2_gripper``: a 2-link arm (links 1.0, 0.8) with a gripper that closes at the end, filling the
-  right-arm slots 0, 1 and the right gripper slot 10;
-- ``arm3``: a 3-link arm (links 0.8, 0.6, 0.4) that points its last link at the goal, filling the
-  left-arm slots 50, 51, 52.
+- ``arm2_gripper``: one 2-link arm (links 1.0, 0.8), its right arm, with a gripper that closes at the
+  end; its joints are listed right shoulder, right elbow, gripper, and fill slots 0, 1 and 10;
+- ``bimanual``: two such arms on the same shoulder point. The right arm reaches for the goal, the left
+  arm for its mirror image (-x, y). Its joints are listed left arm first (as ALOHA lists its 14
+  actions), and fill slots 50, 51 (left arm) and 0, 1 (right arm).
 
-A demonstration is an action chunk (H, J): joint targets moving linearly from a home pose to an
-inverse-kinematics solution for the goal.
+So the same physical quantity, the right shoulder angle say, lands in the same named slot for both
+robots, and each robot also has slots the other lacks (the gripper; the left arm). Padding each
+robot's joints into the *first* J slots instead would put the bimanual robot's left shoulder where the
+other robot keeps its right shoulder.
+
+A demonstration is an action chunk (H, J): joint targets moving linearly from a home pose (arms up,
+gripper open) to an inverse-kinematics solution for the goal.
 """
 from __future__ import annotations
 
@@ -56,49 +62,71 @@ def slot_indices(names: list[str]) -> torch.Tensor:
 
 ROBOTS = {
     "arm2_gripper": {"joints": ["right_arm_joint_0_pos", "right_arm_joint_1_pos", "right_gripper_joint_0_pos"],
-                     "links": (1.0, 0.8), "instruction": ["arm2", "gripper", "reach"]},
-    "arm3": {"joints": ["left_arm_joint_0_pos", "left_arm_joint_1_pos", "left_arm_joint_2_pos"],
-             "links": (0.8, 0.6, 0.4), "instruction": ["arm3", "reach"]},
+                     "arms": {"right": (0, 1)}, "instruction": ["arm2", "gripper", "reach"]},
+    "bimanual": {"joints": ["left_arm_joint_0_pos", "left_arm_joint_1_pos",
+                            "right_arm_joint_0_pos", "right_arm_joint_1_pos"],
+                 "arms": {"left": (0, 1), "right": (2, 3)}, "instruction": ["bimanual", "reach"]},
 }
-VOCABULARY = ["<pad>", "arm2", "gripper", "reach", "arm3"]
+LINKS = (1.0, 0.8)                        # every arm's two links; both shoulders sit at the origin
+VOCABULARY = ["<pad>", "arm2", "gripper", "reach", "bimanual"]
 INSTRUCTION_LENGTH = 3
 HOME = {"arm2_gripper": torch.tensor([math.pi / 2, 0.0, 1.0]),             # arm up, gripper open (1)
-        "arm3": torch.tensor([math.pi / 2, 0.0, 0.0])}
+        "bimanual": torch.tensor([math.pi / 2, 0.0, math.pi / 2, 0.0])}    # both arms up
+
+
+def arm_targets(robot: str, goals: torch.Tensor) -> torch.Tensor:
+    """Where each arm of the robot must put its hand, (N, arms, 2): the right arm at the goal, the left
+    arm at the goal's mirror image (-x, y). Arms in the order of ``ROBOTS[robot]["arms"]``."""
+    mirror = torch.tensor([-1.0, 1.0])
+    return torch.stack([goals if arm == "right" else goals * mirror for arm in ROBOTS[robot]["arms"]], dim=1)
+
+
+def arm_points(robot: str, q: torch.Tensor) -> list[torch.Tensor]:
+    """Shoulder, elbow and hand of each arm for one configuration q (J,): a list of (3, 2), one per arm."""
+    out = []
+    for joints in ROBOTS[robot]["arms"].values():
+        angle, pts = torch.tensor(0.0), [torch.zeros(2)]
+        for j, length in zip(joints, LINKS):
+            angle = angle + q[j]
+            pts.append(pts[-1] + length * torch.stack([angle.cos(), angle.sin()]))
+        out.append(torch.stack(pts))
+    return out
 
 
 def forward_kinematics(robot: str, q: torch.Tensor) -> torch.Tensor:
-    """End-effector position (N, 2) of joint configurations q (N, J) (a gripper joint is ignored)."""
-    links = ROBOTS[robot]["links"]
-    angle = torch.zeros(q.shape[0])
-    pos = torch.zeros(q.shape[0], 2)
-    for i, length in enumerate(links):
-        angle = angle + q[:, i]
-        pos = pos + length * torch.stack([angle.cos(), angle.sin()], dim=1)
-    return pos
+    """Hand positions (N, arms, 2) of joint configurations q (N, J) (a gripper joint is ignored)."""
+    hands = []
+    for joints in ROBOTS[robot]["arms"].values():
+        angle, pos = torch.zeros(q.shape[0]), torch.zeros(q.shape[0], 2)
+        for j, length in zip(joints, LINKS):
+            angle = angle + q[:, j]
+            pos = pos + length * torch.stack([angle.cos(), angle.sin()], dim=1)
+        hands.append(pos)
+    return torch.stack(hands, dim=1)
 
 
-def _two_link_ik(p: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
-    """Elbow-positive solution (N, 2) reaching points p (N, 2)."""
+def _two_link_ik(p: torch.Tensor, l1: float, l2: float, elbow_sign: float = 1.0) -> torch.Tensor:
+    """Shoulder and elbow (N, 2) reaching points p (N, 2); elbow_sign -1 gives the mirrored elbow."""
     r2 = (p ** 2).sum(1)
     cos_elbow = ((r2 - l1 ** 2 - l2 ** 2) / (2 * l1 * l2)).clamp(-1, 1)
-    elbow = torch.acos(cos_elbow)
+    elbow = elbow_sign * torch.acos(cos_elbow)
     shoulder = torch.atan2(p[:, 1], p[:, 0]) - torch.atan2(l2 * elbow.sin(), l1 + l2 * elbow.cos())
     return torch.stack([shoulder, elbow], dim=1)
 
 
 def inverse_kinematics(robot: str, goal: torch.Tensor) -> torch.Tensor:
-    """Joint positions (N, J) that put the end effector on goal (N, 2) (gripper closed, 0)."""
-    links = ROBOTS[robot]["links"]
-    if robot == "arm2_gripper":
-        return torch.cat([_two_link_ik(goal, *links), torch.zeros(len(goal), 1)], dim=1)
-    heading = torch.atan2(goal[:, 1], goal[:, 0])                        # last link points at the goal
-    wrist = goal - links[2] * torch.stack([heading.cos(), heading.sin()], dim=1)
-    q12 = _two_link_ik(wrist, links[0], links[1])
-    return torch.cat([q12, (heading - q12.sum(1))[:, None]], dim=1)
+    """Joint positions (N, J) that put every hand on its target for goals (N, 2) (gripper closed, 0).
+
+    The right arm bends its elbow one way, the left arm, its mirror image, the other way."""
+    targets = arm_targets(robot, goal)                                               # (N, arms, 2)
+    q = torch.zeros(len(goal), len(ROBOTS[robot]["joints"]))                          # a gripper stays 0
+    for i, (arm, joints) in enumerate(ROBOTS[robot]["arms"].items()):
+        q[:, list(joints)] = _two_link_ik(targets[:, i], *LINKS, elbow_sign=1.0 if arm == "right" else -1.0)
+    return q
 
 
 def sample_goals(n: int, generator: torch.Generator) -> torch.Tensor:
-    """Goals (n, 2) in the upper half plane, at radius 0.7..1.5 (reachable by both robots)."""
+    """Goals (n, 2) in the upper half plane, at radius 0.7..1.5 (reachable by every arm; so are their mirror images)."""
     r = 0.7 + 0.8 * torch.rand(n, generator=generator)
     a = math.pi * (0.1 + 0.8 * torch.rand(n, generator=generator))
     return torch.stack([r * a.cos(), r * a.sin()], dim=1)
@@ -122,5 +150,5 @@ def instruction(robot: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def reach_error(robot: str, chunks: torch.Tensor, goals: torch.Tensor) -> float:
-    """Mean distance from the goal of the end effector at the chunk's last step."""
-    return float((forward_kinematics(robot, chunks[:, -1]) - goals).norm(dim=1).mean())
+    """Mean distance of each hand from its target (``arm_targets``) at the chunk's last step, over all arms."""
+    return float((forward_kinematics(robot, chunks[:, -1]) - arm_targets(robot, goals)).norm(dim=-1).mean())
