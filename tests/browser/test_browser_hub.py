@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -151,12 +152,28 @@ def user_python(base: Path, user: str) -> tuple[Path, dict[str, str]]:
     return venv / "bin" / "python", env
 
 
-def readable_by_others(path: Path) -> str | None:
-    """The first folder above ``path`` that other users cannot enter, or None."""
-    for parent in [*reversed(path.parents), path]:
-        if not parent.stat().st_mode & 0o001:
-            return str(parent)
-    return None
+def let_others_enter(path: Path) -> list[tuple[Path, int]]:
+    """Let other users traverse the folders down to ``path`` (the repository: the learners' servers
+    import the course from it), e.g. a CI clone under a private ``mkdtemp`` folder: the execute bit
+    only (no listing), on folders that are nobody's home. Returns (folder, old mode) to restore."""
+    homes = {Path(p.pw_dir) for p in pwd.getpwall()} | {Path("/root")}
+    changed = []
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat().st_mode & 0o7777
+        if mode & 0o001:
+            continue
+        if folder in homes:
+            restore(changed)
+            unavailable(f"other users cannot enter {folder}, a home folder, so the learners' servers cannot "
+                        "read the course: clone it into a folder others may enter")
+        folder.chmod(mode | 0o001)
+        changed.append((folder, mode))
+    return changed
+
+
+def restore(changed: list[tuple[Path, int]]) -> None:
+    for folder, mode in reversed(changed):
+        folder.chmod(mode)
 
 
 # ---------------------------------------------------------------- the hub
@@ -251,14 +268,17 @@ class Learner:
         assert path.is_file(), f"{self.name}: Fetch did not write {path}"
         return path
 
-    def validate(self) -> str:
-        """Validate in the panel; returns 'success' or 'failed' from the results dialog."""
+    def start_validate(self) -> None:
+        """Press Validate in the panel (the learner's server runs the notebook meanwhile)."""
         section = self.page.locator("#fetched_assignments_list")
         toggle = section.locator(".list_item", has_text=A).locator("a").first
         button = section.locator(".nested_list_item button", has_text="Validate").first
         if not button.is_visible():
             toggle.click()  # the notebooks of a downloaded assignment are folded
         button.click()
+
+    def validation(self) -> str:
+        """'success' or 'failed', from the results dialog; closes it."""
         dialog = self.page.locator(".jp-Dialog", has_text="Validation Results")
         dialog.locator(".validation-success, .validation-failed").first.wait_for()
         result = "success" if dialog.locator(".validation-success").count() else "failed"
@@ -294,17 +314,17 @@ def test_class_on_jupyterhub(chromium):
     if problem:
         unavailable(problem)
     require_sandbox()
-    where = readable_by_others(H.REPO)
-    if where:
-        unavailable(f"other users cannot enter {where}, so the learners' servers cannot read the course "
-                    "(clone it into a folder others may enter, or `chmod o+x` that folder)")
 
     tag = secrets.token_hex(3)
     right, wrong, teacher = f"hubr{tag}", f"hubw{tag}", f"hubi{tag}"
     password = secrets.token_hex(12)
+    opened = let_others_enter(H.REPO)
     base = outside_tmp("hub-")
     base.chmod(0o755)
     users, hub, learners, timings = [], None, {}, {}
+    # The instructor's course root (nbgrader generate_assignment), made while the hub starts.
+    preparing = ThreadPoolExecutor(1)
+    scratch = preparing.submit(Course.scratch, base / "course", [A])
     try:
         for name in (right, wrong, teacher):
             add_user(name)
@@ -313,14 +333,7 @@ def test_class_on_jupyterhub(chromium):
         exchange = base / "exchange"
         exchange.mkdir()
         exchange.chmod(0o1777)  # nbgrader's documented mode for a shared exchange
-        nbgrader_env = {**extra_env, "JUPYTER_CONFIG_PATH": str(HUB), "NBGRADER_EXCHANGE": str(exchange)}
-
-        # 1. The instructor releases the assignment from a course root of their own.
-        course = Course.scratch(base / "course", [A])
-        run(["chown", "-R", f"{teacher}:{teacher}", course.root])
-        teach = dict(user=teacher, env=nbgrader_env, cwd=course.root)
-        run([python, "-m", "nbgrader", "release_assignment", A], **teach)
-        assert (exchange / "action-diffusion" / "outbound" / A / f"{A}.ipynb").is_file()
+        config_env = {"JUPYTER_CONFIG_PATH": str(HUB), "NBGRADER_EXCHANGE": str(exchange)}
 
         state = base / "hub"
         state.mkdir()
@@ -328,11 +341,19 @@ def test_class_on_jupyterhub(chromium):
                           "COURSE_HUB_LEARNERS": f"{right},{wrong}", "COURSE_HUB_INSTRUCTORS": teacher,
                           "COURSE_HUB_PASSWORD": password, "NBGRADER_EXCHANGE": str(exchange),
                           "COURSE_HUB_ENV": ";".join(f"{k}={v}" for k, v in extra_env.items())}).start()
+        for name in (right, wrong):  # log in: both servers spawn while the instructor prepares
+            learners[name] = Learner(name, hub, chromium, password)
         timings["hub up"] = time.monotonic() - started
 
-        # 2-3. Each learner logs in, fetches, fills, validates and submits, in the panel.
-        for name in (right, wrong):
-            learners[name] = Learner(name, hub, chromium, password)  # both servers spawn at once
+        # 1. The instructor releases the assignment from a course root of their own.
+        course = scratch.result()
+        run(["chown", "-R", f"{teacher}:{teacher}", course.root])
+        teach = dict(user=teacher, env={**extra_env, **config_env}, cwd=course.root)
+        run([python, "-m", "nbgrader", "release_assignment", A], **teach)
+        assert (exchange / "action-diffusion" / "outbound" / A / f"{A}.ipynb").is_file()
+        timings["released"] = time.monotonic() - started
+
+        # 2-3. Each learner fetches, fills, validates and submits, in the panel.
         mistake = next(m for m in mistakes_of(A) if m.showcase)
         for name, learner in learners.items():
             learner.open_panel()
@@ -342,8 +363,10 @@ def test_class_on_jupyterhub(chromium):
             subprocess.run(["runuser", "-u", name, "--", "tee", str(path)], input=text, text=True,
                            capture_output=True, check=True)  # written as the learner, as their editor would
         timings["fetched and filled"] = time.monotonic() - started
-        verdicts = {name: learner.validate() for name, learner in learners.items()}
-        assert verdicts[right] == "success", verdicts
+        for learner in learners.values():
+            learner.start_validate()  # both servers validate at once
+        verdicts = {name: learner.validation() for name, learner in learners.items()}
+        assert verdicts == {right: "success", wrong: "failed"}, f"Validate said {verdicts}"
         for learner in learners.values():
             learner.submit()
         inbound = sorted(p.name.split("+")[0] for p in (exchange / "action-diffusion" / "inbound").iterdir())
@@ -356,7 +379,7 @@ def test_class_on_jupyterhub(chromium):
         run([python, "-m", "nbgrader", "collect", A], **teach)
         assert sorted(course.submissions(A)) == sorted([right, wrong])
         run([sys.executable, "-m", "autograder", "grade", A, "--course-dir", course.root, "--workers", "2",
-             "--quiet"], env=nbgrader_env, cwd=course.root)
+             "--quiet"], env=config_env, cwd=course.root)
         with open(course.root / "exports" / f"{A}-grades.csv") as f:
             rows = {r["student_id"]: r for r in csv.DictReader(f)}
         assert rows[right]["status"] == rows[wrong]["status"] == "GRADED", {
@@ -385,12 +408,14 @@ def test_class_on_jupyterhub(chromium):
             assert status in (302, 403, 404), f"{name} got HTTP {status} on {other}'s server"
         timings["feedback fetched"] = time.monotonic() - started
         print(f"\nJupyterHub class, {A}: right {got}/{top}, mistake ({mistake.label}) {lost}/{top}; "
+              f"Validate: {verdicts[right]} / {verdicts[wrong]}; "
               + ", ".join(f"{k} at {v:.0f} s" for k, v in timings.items()))
     except BaseException:
         if hub is not None:
             print(f"--- jupyterhub log (tail) ---\n{hub.tail()}")
         raise
     finally:
+        preparing.shutdown(wait=True)
         for learner in learners.values():
             learner.close()
         if hub is not None:
@@ -398,3 +423,4 @@ def test_class_on_jupyterhub(chromium):
         for name in users:
             remove_user(name)
         remove(base)
+        restore(opened)
