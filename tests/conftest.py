@@ -4,6 +4,10 @@ graded course is built and graded once.
 ``graded_course`` (one per assignment, session-scoped): the scratch course that tests/test_grading.py
 and tests/test_grade_cascade.py both read (tests/grading_support.py ``grade_course`` builds it).
 
+Under pytest-xdist (``make test`` runs the tests outside tests/browser with ``-n 2 --dist loadgroup``)
+each test file runs on one worker, so a module's fixtures are built once, and every test that reads
+one assignment's ``graded_course`` runs on the same worker, so each course is still graded once.
+
 tests/test_notebooks.py runs every instructor and explorer notebook top to bottom in a kernel.
 tests/browser/test_browser_widgets.py runs the same notebooks with Run All in a real JupyterLab and
 fails on any error output, any kernel error and any cell left unrun (browser_harness.run_all), so
@@ -23,6 +27,24 @@ from autograder.build import assignments
 
 COVERED = ("executed by tests/browser/test_browser_widgets.py in this session (Run All in JupyterLab; "
            "it fails on any error output)")
+
+
+class _XdistGroups:
+    """Before pytest-xdist reads the ``xdist_group`` marks (it is a plain hook: this one runs first)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            params = getattr(item, "callspec", None) and item.callspec.params
+            if "graded_course" in getattr(item, "fixturenames", ()) and params and "graded_course" in params:
+                group = f"graded-{params['graded_course']}"
+            else:
+                group = Path(str(item.fspath)).name
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_XdistGroups(), "course-xdist-groups")
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m deselection: only the tests that will really run count
