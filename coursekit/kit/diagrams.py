@@ -107,7 +107,7 @@ class Diagram:
         plus = self.op(prefix + "add", x, y + (len(parts) + 1) * dy, "+")
         self.arrow(prev, prefix + "add")
         fork = (x, y + 0.2 * dy)
-        self.arrow(fork, (x + skip_dx, fork[1]), (x + skip_dx, plus.y), plus.left())
+        self.arrow(fork, (x + skip_dx, fork[1]), (x + skip_dx, plus.y), plus.left() if skip_dx < 0 else plus.right())
         return prefix + "add"
 
     def label(self, x: float, y: float, text: str) -> None:
@@ -171,6 +171,13 @@ class Diagram:
         fig.update_layout(title=title, width=width, height=height, plot_bgcolor="white",
                           margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
         return fig
+
+
+def add_caption(fig: go.Figure, text: str, y: float = -0.12) -> go.Figure:
+    """A left-aligned note under the plot area (what the picture simplifies, where it comes from)."""
+    fig.add_annotation(x=0, y=y, xref="paper", yref="paper", showarrow=False, align="left", xanchor="left",
+                       yanchor="top", font=dict(size=10, color="#333333"), text=text)
+    return fig
 
 
 def figure_texts(fig: go.Figure) -> list[str]:

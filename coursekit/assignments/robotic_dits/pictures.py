@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from coursekit.kit.diagrams import Diagram
+from coursekit.kit.diagrams import Diagram, add_caption
 
 LANGUAGE, IMAGE = "language", "image"
 NUM_LANG, NUM_IMG = 3, 5      # token counts of the probe: they tell the two conditions apart
@@ -75,7 +75,7 @@ def routing_diagram(routing: list[str]) -> Diagram:
         d.arrow(prev, key)
         prev = key
     top = (depth + 1) * dy
-    d.box("decoder", 0, top, "MLP decoder (RMSNorm, Linear, GELU, Linear)", "mlp", w=3.1)
+    d.box("decoder", 0, top, "MLP decoder (RMSNorm, Linear, GELU, Linear)", "mlp", w=3.5)
     d.arrow(prev, "decoder")
     d.box("pred", 0, top + dy, "prediction for all 128 unified slots", "tokens", w=2.6)
     d.arrow("decoder", "pred")
@@ -100,11 +100,10 @@ def rdt_block_figure(inject_conditions=None, depth: int = 4) -> go.Figure:
     block_diagram().draw(fig, 1, 1, font_size=10)
     routing_diagram(routing).draw(fig, 1, 2, font_size=10)
     fig.update_layout(
-        width=980, height=600, plot_bgcolor="white", showlegend=False, margin=dict(l=10, r=10, t=90, b=80),
+        width=980, height=600, plot_bgcolor="white", showlegend=False, margin=dict(l=10, r=10, t=90, b=100),
         title=dict(text="RDT's block (Liu et al. 2024, RDT-1B), as this course builds it", y=0.97))
-    fig.add_annotation(
-        x=0, y=-0.13, xref="paper", yref="paper", showarrow=False, align="left", font=dict(size=10),
-        text="Why alternate: image tokens far outnumber the instruction's tokens; attending to both at once "
+    add_caption(
+        fig, y=-0.04, text="Why alternate: image tokens far outnumber the instruction's tokens; attending to both at once "
              "would let the images drown the instruction.<br>"
              "Course simplification: TinyRDT has 2 blocks (RDT-1B: 28), a time token only (RDT-1B adds control "
              "frequency and proprioception), word embeddings for the<br>language tokens (RDT-1B: T5-XXL) and "
