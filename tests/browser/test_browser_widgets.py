@@ -5,8 +5,10 @@ under course/explorers/ and every instructor notebook under autograder/source/*/
 code uses ``widgets``. For each one: open it, run all cells, wait for every widget Panel
 to render, screenshot it, move each slider and dropdown with the keyboard and check after
 each key that the plot shows the state the key implies (widget_checks.py says what that
-means), drag each slider with 20 rapid key presses (no stale frame, no backlog), and
-require no browser console errors and no kernel errors.
+means), drag each slider with 20 rapid key presses (no stale frame, no backlog), press each
+Play button (widget_checks.PlayDriver: it plays to the end through frames whose data change, the
+slider overrules it while playing, pause holds; the frame rate is reported), and require no
+browser console errors and no kernel errors.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import time
 import pytest
 
 import browser_harness as H
-from widget_checks import SLIDERS, Mismatch, PanelDriver
+from widget_checks import SLIDERS, Mismatch, PanelDriver, PlayDriver, linked_control, play_controls
 
 NOTEBOOKS = H.widget_notebooks()
 # Widgets that may appear as outputs without being a widgets.Panel: tqdm.auto's progress bars.
@@ -67,6 +69,10 @@ def test_widgets_in_jupyterlab(notebook, lab, pool, record_property):
                 if info["type"] in SLIDERS and not info["disabled"] and info["max"] > info["min"]:
                     settle = driver.fast_drag(name)
                     report.append(f"{driver.kind}: {name} fast drag settled {1000 * settle:.0f} ms after the last key")
+            for play in play_controls(snap):   # a Play button: pressed, its frames checked, paused, overruled
+                index = linked_control(nb, driver.id, play)
+                assert index, f"{driver.kind}: the Play button {play!r} drives no control of its Panel in the page"
+                report.append(PlayDriver(driver, play, index).run())
             nb.screenshot(driver.id, shots / f"{i}-{driver.kind}-after-moves.png")
             report.append(f"{driver.kind}: {driver.moves} key moves checked in {time.monotonic() - start:.1f} s "
                           f"(with fast drags); max page-kernel difference {driver.worst:.2e}")

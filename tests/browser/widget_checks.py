@@ -424,3 +424,220 @@ STOP_RECORD_JS = """
   return {frames: rec.frames, lastKey: rec.lastKey};
 }
 """
+
+
+# ---------------------------------------------------------------- Play buttons
+# The control a Panel's Play button drives in the page (an ipywidgets jslink), asked of the kernel.
+LINKED_CODE = """
+def _course_linked(model_id, name):
+    import json
+    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets.widget_link import Link
+    from widgets import Panel
+    panel = next(p for p in Panel.instances() if p.model_id == model_id)
+    play = panel.controls[name]
+    print(json.dumps([n for n, c in panel.controls.items() for w in list(_instances.values())
+                      if isinstance(w, Link) and w.source[0] is play and w.target[0] is c]))
+_course_linked(%r, %r)
+del _course_linked
+"""
+# What a Play shows now, cheaply (no trace arrays): playing (its button shows the pause icon), repeat
+# on, the plot's recorded value of the control it drives, and the slider's own value.
+PLAY_STATE_JS = """
+([id, play, index]) => {
+  const p = window.__course.panel(id), gd = window.__course.plot(id);
+  const c = p && p.querySelector(`.course-control--${play}`);
+  const s = gd && gd.layout && gd.layout.meta && gd.layout.meta.state;
+  const h = p && p.querySelector(`.course-control--${index} .noUi-handle`);
+  return {playing: !!(c && c.querySelector("i.fa-pause")),
+          repeat: !!(c && c.querySelectorAll("button")[2] && c.querySelectorAll("button")[2].classList.contains("mod-active")),
+          shown: s && index in s ? s[index] : null, slider: h ? Number(h.getAttribute("aria-valuetext")) : null};
+}
+"""
+# Records every frame the plot draws while playing: time, title, recorded state and a fingerprint of
+# every trace's data (index-weighted sums of x, y, z), so frames whose data did not change show up.
+PLAY_RECORD_JS = """
+(id) => {
+  const gd = window.__course.plot(id);
+  const rec = window.__course.playRec = {frames: [], keys: [], seen: null};
+  const sum = (v) => {
+    if (!v) return "";
+    let s = 0, n = 0;
+    for (let i = 0; i < v.length; i++) { const x = Number(v[i]); if (Number.isFinite(x)) { s += x * (1 + i % 7); n++; } }
+    return n + ":" + s.toPrecision(9);
+  };
+  rec.onKey = (e) => { rec.keys.push(performance.now()); };
+  document.addEventListener("keydown", rec.onKey, true);
+  const look = () => {
+    const t = gd.querySelector(".gtitle"), title = t ? t.textContent : null;
+    const state = (gd.layout.meta && gd.layout.meta.state) || {};
+    const key = title + JSON.stringify(state);
+    if (key === rec.seen) return;
+    rec.seen = key;
+    rec.frames.push({t: performance.now(), title, state,
+                     data: gd.data.map((d) => [sum(d.x), sum(d.y), sum(d.z)].join(",")).join("|")});
+  };
+  rec.obs = new MutationObserver(look);
+  rec.obs.observe(gd, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+PLAY_STOP_JS = """
+() => {
+  const rec = window.__course.playRec;
+  rec.obs.disconnect();
+  document.removeEventListener("keydown", rec.onKey, true);
+  return {frames: rec.frames, keys: rec.keys};
+}
+"""
+
+
+def linked_control(nb, model_id: str, play: str) -> str | None:
+    """The control the Panel's Play button ``play`` drives in the page (jslink), or None."""
+    import json
+    names = json.loads(nb.ask_kernel(LINKED_CODE % (model_id, play)))
+    return names[0] if names else None
+
+
+def play_controls(snapshot: dict) -> list[str]:
+    return [n for n, c in snapshot["controls"].items() if c["type"] == "Play"]
+
+
+def play_rate(frames: list[dict]) -> float:
+    """Frames drawn per second between the first and the last frame recorded."""
+    if len(frames) < 2 or frames[-1]["t"] <= frames[0]["t"]:
+        return float("nan")
+    return 1000 * (len(frames) - 1) / (frames[-1]["t"] - frames[0]["t"])
+
+
+class PlayDriver:
+    """Presses a Panel's Play button as a person would and checks what the page does.
+
+    1. From the first frame, Play runs to the end and stops there: the drawn frames advance (never
+       back), through several distinct frames whose trace data differ, and the last is the slider's
+       maximum; page and kernel then agree (every check of ``PanelDriver.verify``). The frame rate
+       drawn is measured.
+    2. Home on the slider while playing: play goes on from the start and still stops at the end,
+       with no frame from before the key drawn after it.
+    3. Pause while playing: the plot stays on the paused frame, the slider still moves it one step,
+       and page and kernel agree.
+    Every wait is on a state, capped by ``PanelDriver.VALUE_CAP_S``; a timeout says which widget,
+    the state expected, what the page shows, and the path of a screenshot.
+    """
+
+    def __init__(self, driver: PanelDriver, play: str, index: str):
+        self.d, self.nb, self.play, self.index = driver, driver.nb, play, index
+        self.arg = [driver.id, play, index]
+
+    def now(self) -> dict:
+        return self.nb.page.evaluate(PLAY_STATE_JS, self.arg)
+
+    def wait(self, ok, what: str, cap_s: float | None = None) -> dict:
+        """Poll the page until ``ok(state)``; on timeout, a report with a screenshot."""
+        cap_s = self.d.VALUE_CAP_S if cap_s is None else cap_s
+        deadline = time.monotonic() + cap_s
+        while time.monotonic() < deadline:
+            state = self.now()
+            if ok(state):
+                return state
+            time.sleep(0.02)
+        import browser_harness as H
+        from pathlib import Path
+        shot = H.SCREENSHOTS / Path(self.nb.path).stem / f"play-timeout-{self.d.kind}-{self.d.id[:8]}.png"
+        try:
+            self.nb.screenshot(self.d.id, shot)
+        except Exception as e:  # noqa: BLE001 - the page may be gone
+            shot = f"(no screenshot: {e})"
+        fig = self.nb.figure(self.d.id)
+        raise Mismatch(f"{self.d.kind} (model {self.d.id}): waited {cap_s:.0f} s for {what}; the page shows "
+                       f"{self.now()} (playing, repeat, plot's {self.index}, slider), title "
+                       f"{fig and fig['title']!r}, state {fig and fig['meta']}; screenshot: {shot}")
+
+    def button(self, i: int = 0):
+        """The Play widget's buttons: 0 play/pause, 1 stop, 2 repeat."""
+        return self.nb.page.locator(f".course-widget-id--{self.d.id} .course-control--{self.play} button").nth(i)
+
+    def record(self) -> None:
+        self.nb.page.evaluate(PLAY_RECORD_JS, self.d.id)
+
+    def stop_record(self) -> dict:
+        return self.nb.page.evaluate(PLAY_STOP_JS)
+
+    def steps(self, frames: list[dict]) -> list:
+        return [f["state"][self.index] for f in frames if self.index in f["state"]]
+
+    def run(self) -> str:
+        info = self.d.kernel()["controls"]
+        if info[self.play]["disabled"] or info[self.index]["disabled"]:
+            return f"{self.d.kind}: {self.play} is disabled; not pressed"
+        lo, hi, step = info[self.index]["min"], info[self.index]["max"], info[self.index]["step"]
+        span = int(round((hi - lo) / step))
+        if span < 4:
+            return f"{self.d.kind}: {self.play} drives only {span + 1} frames; not pressed"
+        if self.now()["repeat"]:
+            raise Mismatch(f"{self.d.kind}: {self.play} starts with repeat on; Play would never stop")
+        d, where = self.d, f"{self.d.kind}: {self.play}"
+
+        # 1. From the first frame to the end.
+        d.move(self.index, "Home")
+        self.record()
+        self.button(0).click()
+        self.wait(lambda s: s["shown"] == hi and not s["playing"], f"{self.play} to reach {self.index} = {hi} and stop")
+        frames = self.stop_record()["frames"]
+        steps = self.steps(frames)
+        if steps != sorted(steps):
+            raise Mismatch(f"{where}: frames went back while playing: {self.index} drawn as {steps}")
+        if len(set(steps)) < 3 or steps[-1] != hi:
+            raise Mismatch(f"{where}: Play drew {self.index} = {steps}; expected several frames ending at {hi}")
+        changed = sum(a["data"] != b["data"] for a, b in zip(frames, frames[1:]))
+        if changed < 0.9 * (len(frames) - 1) or len({f["data"] for f in frames}) < 3:
+            raise Mismatch(f"{where}: the traces' data changed in only {changed} of {len(frames) - 1} frames drawn "
+                           "while playing (the title moved, the plot did not)")
+        fps = play_rate(frames)
+        d.verify(f"{where}: after playing to the end", self.index, hi)
+        line = (f"{d.kind}: Play drew {len(frames)} of {span + 1} frames, each with new data, at {fps:.1f} "
+                f"frames per second, and stopped at {self.index} = {hi}")
+
+        # 2. Home on the slider while playing, a quarter of the way or more: play goes on from the start.
+        quarter = lo + (hi - lo) / 4
+        handle = self.nb.control_locator(d.id, self.index, "slider")
+        for attempt in range(3):
+            self.record()
+            self.button(0).click()   # at the end: Play starts again from the first frame
+            handle.focus()           # ready for the key while it plays
+            self.wait(lambda s: s["playing"] and s["shown"] is not None and quarter <= s["shown"] < hi
+                      or not s["playing"] and s["shown"] == hi, f"{self.play} to play a quarter of the way")
+            self.nb.page.keyboard.press("Home")
+            state = self.wait(lambda s: not s["playing"], f"{self.play} to stop after Home")
+            log = self.stop_record()
+            key = log["keys"][-1] if log["keys"] else None
+            before = self.steps([f for f in log["frames"] if key is not None and f["t"] < key])
+            after = self.steps([f for f in log["frames"] if key is not None and f["t"] >= key])
+            if before and before[-1] < hi:
+                break   # the key came while playing (else the machine was slower than the key: again)
+        else:
+            raise Mismatch(f"{where}: three times, Play had finished before Home was pressed")
+        if state["shown"] != hi or not after or after[0] > lo + (before[-1] - lo) / 2 or after != sorted(after):
+            raise Mismatch(f"{where}: Home while playing (at {self.index} = {before[-1]}): the frames after the key "
+                           f"drew {self.index} = {after}, and Play stopped at {state['shown']}; expected a restart "
+                           f"near {lo} that runs on to {hi}")
+        d.verify(f"{where}: after Home while playing", self.index, hi)
+        line += f"; Home while playing at {self.index} = {before[-1]} restarted it ({after[0]} next)"
+
+        # 3. Pause while playing.
+        for attempt in range(3):
+            self.button(0).click()
+            self.wait(lambda s: s["playing"] and s["shown"] is not None and lo + 2 * step <= s["shown"] < hi
+                      or not s["playing"] and s["shown"] == hi, f"{self.play} to play two frames")
+            if self.now()["playing"]:
+                self.button(0).click()
+            state = self.wait(lambda s: not s["playing"] and s["slider"] == s["shown"], f"{self.play} to pause")
+            if state["shown"] < hi:
+                break
+        else:
+            raise Mismatch(f"{where}: three times, Play had finished before it could be paused")
+        paused = state["shown"]
+        d.verify(f"{where}: paused", self.index, paused)
+        d.move(self.index, "ArrowRight")    # the slider still moves it, and Play stays paused
+        if self.now()["playing"]:
+            raise Mismatch(f"{where}: playing again after the slider moved while paused")
+        return line + f"; paused at {self.index} = {paused}, stayed there, and the slider moved it on"
