@@ -24,7 +24,6 @@ processes and folders are removed even when a step fails.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import pwd
 import secrets
@@ -133,8 +132,11 @@ def user_python(base: Path, user: str) -> tuple[Path, dict[str, str]]:
 
     skip = shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter", "turtledemo")
     shutil.copytree(prefix / "lib" / version, interp / "lib" / version, ignore=skip, copy_function=link)
-    for lib in (prefix / "lib").glob("libpython*"):
-        link(lib, interp / "lib" / lib.name) if not lib.is_symlink() else os.symlink(os.readlink(lib), interp / "lib" / lib.name)
+    for lib in (prefix / "lib").glob("libpython*"):  # the interpreter finds it through LD_LIBRARY_PATH
+        if lib.is_symlink():
+            os.symlink(os.readlink(lib), interp / "lib" / lib.name)
+        else:
+            link(lib, interp / "lib" / lib.name)
     (interp / "bin").mkdir()
     link(Path(sys._base_executable).resolve(), interp / "bin" / version)
     venv = base / "venv"
