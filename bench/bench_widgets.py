@@ -257,6 +257,8 @@ def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> N
                 shipped[p["model_id"]] = _stats(measure(nb, p["model_id"], control, step))
             except TimeoutError as e:
                 print(f"  {p['kind']}: {e}", flush=True)
+        from bench.bench_play import measure_plays  # Play buttons (the capstone's): frames per second drawn
+        measure_plays(nb, panels)
         known = {p["model_id"] for p in panels}
         _run_cell(nb, f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
                       "from bench.bench_widgets import show_floor\nshow_floor()")

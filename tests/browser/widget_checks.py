@@ -565,6 +565,13 @@ class PlayDriver:
     def steps(self, frames: list[dict]) -> list:
         return [f["state"][self.index] for f in frames if self.index in f["state"]]
 
+    def play_to_end(self, hi) -> list[dict]:
+        """Press Play and wait until it stops at ``hi``; the frames drawn meanwhile (see PLAY_RECORD_JS)."""
+        self.record()
+        self.button(0).click()
+        self.wait(lambda s: s["shown"] == hi and not s["playing"], f"{self.play} to reach {self.index} = {hi} and stop")
+        return self.stop_record()["frames"]
+
     def run(self) -> str:
         info = self.d.kernel()["controls"]
         if info[self.play]["disabled"] or info[self.index]["disabled"]:
@@ -579,10 +586,7 @@ class PlayDriver:
 
         # 1. From the first frame to the end.
         d.move(self.index, "Home")
-        self.record()
-        self.button(0).click()
-        self.wait(lambda s: s["shown"] == hi and not s["playing"], f"{self.play} to reach {self.index} = {hi} and stop")
-        frames = self.stop_record()["frames"]
+        frames = self.play_to_end(hi)
         steps = self.steps(frames)
         if steps != sorted(steps):
             raise Mismatch(f"{where}: frames went back while playing: {self.index} drawn as {steps}")
