@@ -298,9 +298,23 @@ class Learner:
         self.page.locator("#submitted_assignments_list", has_text="view feedback").wait_for()
         return sorted((self.home / A / "feedback").glob("*/*.html"))
 
-    def get(self, path: str) -> int:
-        """The HTTP status of a GET on the hub with this learner's cookies (no redirects followed)."""
-        return self.context.request.get(f"{self.hub.base}{path}", max_redirects=0).status
+    def files_url(self, owner: str, path: Path) -> str:
+        """The URL of a file of ``owner``'s home folder on their JupyterLab (through the hub)."""
+        return f"{self.hub.base}/user/{owner}/files/{path.relative_to(pwd.getpwnam(owner).pw_dir).as_posix()}"
+
+    def score_heading(self, page_path: Path) -> str:
+        """Open one's own feedback page in JupyterLab's file view; the heading with the score."""
+        page = self.context.new_page()
+        try:
+            response = page.goto(self.files_url(self.name, page_path), wait_until="domcontentloaded")
+            assert response.status == 200, f"{self.name}: HTTP {response.status} on their own feedback page"
+            return page.locator("h4", has_text="Score:").first.inner_text()
+        finally:
+            page.close()
+
+    def status_of(self, url: str) -> int:
+        """The final HTTP status of a GET with this learner's login (redirects followed)."""
+        return self.context.request.get(url).status
 
     def close(self) -> None:
         self.context.close()
@@ -388,6 +402,9 @@ def test_class_on_jupyterhub(chromium):
             s: (r["status"], r["reason"]) for s, r in rows.items()}
         (got, top), (lost, _) = score_of(rows[right]), score_of(rows[wrong])
         assert got == top > lost, f"right {got}/{top}, wrong {lost}/{top}: the mistake must cost points"
+        with course.gradebook() as gb:  # ... exactly the points of the exercise it is in
+            docked = {g.name for g in gb.find_submission_notebook(A, A, wrong).grades if g.score < g.max_score}
+        assert docked == {f"test_{mistake.function}"}, f"the mistake in {mistake.function} cost {docked}"
         timings["collected and graded"] = time.monotonic() - started
 
         # 5. Feedback is released.
@@ -406,8 +423,11 @@ def test_class_on_jupyterhub(chromium):
             listing = subprocess.run(["runuser", "-u", name, "--", "ls", str(exchange / "action-diffusion" / "feedback")],
                                      capture_output=True)
             assert listing.returncode != 0, f"{name} could list the exchange's feedback folder"
-            status = learners[name].get(f"/user/{other}/files/{A}/feedback/")
-            assert status in (302, 403, 404), f"{name} got HTTP {status} on {other}'s server"
+            status = learners[name].status_of(learners[name].files_url(other, pages[other][0]))
+            assert status == 403, f"{name} got HTTP {status} (not 403) for {other}'s feedback page"
+        for name, score in ((right, got), (wrong, lost)):
+            heading = learners[name].score_heading(pages[name][0])
+            assert f"(Score: {score} / {top})" in heading, f"{name}'s feedback page reads {heading!r}"
         timings["feedback fetched"] = time.monotonic() - started
         print(f"\nJupyterHub class, {A}: right {got}/{top}, mistake ({mistake.label}) {lost}/{top}; "
               f"Validate: {verdicts[right]} / {verdicts[wrong]}; "
