@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_widgets import MOVES, TARGET_MEDIAN_MS, TARGET_P95_MS, TARGET_RATIO, _load, _stats, browser_harness, measure
+from bench.bench_widgets import MOVES, TARGET_P95_MS, _load, _stats, browser_harness, measure
+
+TARGET_MEDIAN_MS, TARGET_RATIO = 40.0, 2.0  # this bench's own targets (an idle machine's figures)
 
 REPO = Path(__file__).resolve().parents[1]
 

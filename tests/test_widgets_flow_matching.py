@@ -117,7 +117,10 @@ def test_flow_explorer_particles_end_near_the_data(data):
     assert float((cond - data[0]).norm(dim=1).max()) < 0.5                    # every particle reaches x1 = data[0]
 
 
-def test_flow_explorer_caches_particle_flows(data):
+def test_flow_explorer_caches_particle_flows(data, monkeypatch):
+    import widgets._hooks
+
+    monkeypatch.setattr(widgets._hooks, "enabled", False)  # no bank: each move is one kernel draw
     calls = []
     box = flow_field_explorer(*make_fields(data, calls), data, t_steps=10, grid_size=3, num_particles=5)
     built = len(calls)                      # first draw: 10 + 10 flow steps, plus two grid evaluations

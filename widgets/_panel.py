@@ -6,6 +6,7 @@ hooks (``_hooks.py`` and ``js/``), and the plotly workarounds (``_figure.py``).
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from typing import Callable, Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import _hooks
+from . import _bank
 from ._bank import Banking, FrameBank
 from ._figure import mute_sends, sync_state, unhook_trace_deltas
 from ._hooks import PanelHooks
@@ -34,14 +36,14 @@ class Panel(Banking, W.VBox):
     Building a Panel draws the first state, so bad learner functions fail here, early.
 
     ``bank`` names a slider whose every position the page may draw without the kernel: once
-    the other controls have been still for a moment, the Panel runs ``update()`` for each of
-    the slider's values (the learner's functions compute every frame, in Python), and ships
-    the frames to a :class:`widgets._bank.FrameBank`. Only when each frame differs from the
-    others in trace ``x``/``y`` and the title alone (same sizes; ``x`` may be constant text,
-    like bar categories; a heat map that changes is not carried), and only within
-    ``BANK_BUDGET_S`` of compute; otherwise the kernel draws, as without a bank. Traces that
-    stay put along the slider travel once per bank, so the page can come back to it from a
-    state the kernel drew. The slider's limits must not change.
+    the other controls have been still for a moment, the Panel runs ``update()`` for the
+    slider's positions, nearest the slider first and a frame at a time between kernel messages
+    (the learner's functions compute every frame, in Python), and ships the frames in pieces to
+    a :class:`widgets._bank.FrameBank`. Only when frames differ in trace ``x``/``y``/``z`` and the
+    title alone (lines, markers, 3-D traces, heat maps, text categories; lengths may change), and
+    only within the budgets of :class:`widgets._bank.Banking`; otherwise the kernel draws, as
+    without a bank. A banked move sets the Python figure from the stored frame, without a
+    message. The slider's min and step must not change (its max may).
 
     Page hooks, for tests and screenshots (docs/BROWSER_TESTS.md): the panel has the CSS
     classes ``course-widget``, ``course-widget--<kind>`` and ``course-widget-id--<model_id>``;
@@ -57,15 +59,19 @@ class Panel(Banking, W.VBox):
                  rows: Sequence[Sequence[str]] | None = None, watch: Sequence[str] | None = None, *,
                  kind: str = "panel", browser: W.Widget | None = None, bank: str | None = None):
         self._order = next(Panel._order_counter)
+        # ipykernel 7 handles widget messages on a thread of their own (a subshell), where banks
+        # fill too; a cell (a test's snapshot) runs on the main thread. A bank fill moves the
+        # banked control and the figure through every frame and back: hold this while doing so.
+        self._lock = threading.RLock()
         rows = rows if rows is not None else [list(controls)]
         self._bank_name = bank if bank is not None and browser is None else None
         if self._bank_name is not None:
             c = controls[bank]
-            count = int(round((c.max - c.min) / c.step)) + 1
-            self._bank_values = [c.min + k * c.step if isinstance(c.value, int) else round(c.min + k * c.step, 10)
-                                 for k in range(count)]
-            self._bank_handle = None
-            self._bank_done: dict[str, np.ndarray] = {}  # match key -> which frames are valid
+            self._bank_min = c.min                   # the slider's min and step stay; its max may follow others
+            self._bank_fill = None                   # the bank being filled (widgets/_bank.py, _Fill)
+            self._bank_loop = _bank._kernel_loop()       # where fills run: this thread's loop (None: at once)
+            self._bank_done: dict[str, dict] = {}     # match key -> {frame number: stored frame} shipped
+            self._bank_complete: set[str] = set()
             self._bank_refused: set[str] = set()
             browser = FrameBank(figure, controls, list(watch if watch is not None else controls), index=bank,
                                 index_min=float(c.min), index_step=float(c.step))
@@ -88,6 +94,9 @@ class Panel(Banking, W.VBox):
         figure.add_class("course-figure")
         unhook_trace_deltas(figure)  # see _figure.py
         self._user_update = update
+        if self._bank_name is not None:
+            for control in self.controls.values():
+                self._lock_messages(control)
         self._muted = False
         mute_sends(figure, lambda: self._muted)
         self._update = wire([controls[n] for n in self.watched], self._draw)
@@ -106,6 +115,19 @@ class Panel(Banking, W.VBox):
         if self._bank_name is not None:
             self._schedule_bank()
 
+    def _lock_messages(self, control: W.Widget) -> None:
+        """Apply the page's messages to ``control`` under the panel's lock. A bank fill moves the
+        banked control through its values and back, maybe on another thread (see ``_lock``): a
+        value from the page that landed in between would be lost, or, equal to the value of the
+        frame being computed, would not count as a change."""
+        set_state = control.set_state
+
+        def locked(sync_data, _set_state=set_state, _lock=self._lock):
+            with _lock:
+                return _set_state(sync_data)
+
+        control.set_state = locked
+
     def _driving_changed(self, change) -> None:
         if not change["new"]:
             self._draw(allow_browser=False)
@@ -122,15 +144,24 @@ class Panel(Banking, W.VBox):
         return {name: self.controls[name].value for name in self.watched}
 
     def _draw(self, allow_browser: bool = True) -> None:
+        with self._lock:
+            self._draw_locked(allow_browser)
+
+    def _draw_locked(self, allow_browser: bool) -> None:
         fig = self.figure
+        page = allow_browser and self.browser is not None and getattr(self.browser, "driving", False)
+        banked = self._bank_frame_now() if page and self._bank_name is not None else None
         try:
             with fig.batch_update():
-                drawn = self._user_update()
+                if banked is not None:
+                    self._apply_banked(banked)  # the learner's functions computed it when the bank was filled
+                    drawn = True
+                else:
+                    drawn = self._user_update()
+                    if self._bank_name is not None:
+                        drawn = False
                 fig.layout.meta = {"state": self.state()}
-                if self._bank_name is not None:
-                    drawn = self._banked_now()
-                self._muted = bool(allow_browser and drawn is True and self.browser is not None
-                                   and getattr(self.browser, "driving", False))
+                self._muted = bool(page and drawn is True)
         finally:
             self._muted = False
         if self._bank_name is not None:
@@ -148,6 +179,10 @@ class Panel(Banking, W.VBox):
 
     def snapshot(self) -> dict:
         """What the page should show: control values and limits, title, meta and trace arrays (JSON-able)."""
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> dict:
         def arr(v):
             if v is None:
                 return None
@@ -167,7 +202,10 @@ class Panel(Banking, W.VBox):
                     info[attr] = list(v) if isinstance(v, tuple) else v
             controls[name] = info
         seen = {name: {"count": count, "last": last} for name, (count, last) in self._seen.items()}
-        return {"model_id": self.model_id, "kind": self.kind, "controls": controls, "seen": seen,
+        bank = None if getattr(self, "_bank_name", None) is None else {
+            "control": self._bank_name, "filling": self._bank_fill is not None,
+            "frames": sum(len(f) for f in self._bank_done.values())}
+        return {"model_id": self.model_id, "kind": self.kind, "controls": controls, "seen": seen, "bank": bank,
                 "title": self.figure.layout.title.text, "meta": self.figure.layout.meta,
                 "traces": [{"type": t.type, "x": arr(getattr(t, "x", None)), "y": arr(getattr(t, "y", None)),
                             "z": arr(getattr(t, "z", None))} for t in self.figure.data]}

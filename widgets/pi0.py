@@ -56,7 +56,7 @@ def attention_mask_explorer(blockwise_mask: Callable, max_prefix: int = 12, max_
             fig.layout.title.text = (f"prefix {P} · state {S} · actions {A} (L = {L}): "
                                      f"{allowed} of {L * L} pairs may attend")
 
-    return Panel(fig, controls, update, kind="attention-mask")
+    return Panel(fig, controls, update, kind="attention-mask", bank="prefix")
 
 
 def time_distribution_explorer(sample_time: Callable, time_density: Callable, num_samples: int = 20_000,
@@ -104,4 +104,4 @@ def time_distribution_explorer(sample_time: Callable, time_density: Callable, nu
             fig.layout.title.text = (f"s = {s:.3f}, Beta({alpha:.1f}, {beta:.1f}): mean tau = {values.mean():.3f}, "
                                      f"{np.mean(values < 0.5):.0%} of draws below 0.5")
 
-    return Panel(fig, controls, update, kind="time-distribution")
+    return Panel(fig, controls, update, kind="time-distribution", bank="s")

@@ -1,3 +1,56 @@
+// Frame banks (widgets/_bank.py): the page draws the frame the controls ask for from the banks the
+// kernel shipped, with no round trip. A bank holds some frames (rows) of one combination of the
+// other controls (`match`); each trace's x, y and z columns are float32 rows (1-D, or 2-D for a heat
+// map's z), text rows, or absent; a column with one row is the same in every frame.
+const ROWS = new WeakMap();  // bank model -> Map(frame number -> row)
+
+function rowsOf(bank) {
+  let rows = ROWS.get(bank);
+  if (!rows) {
+    const ks = bank.get("ks");
+    const k32 = new Int32Array(ks.buffer.slice(ks.byteOffset, ks.byteOffset + ks.byteLength));
+    rows = new Map(Array.from(k32, (k, r) => [k, r]));
+    ROWS.set(bank, rows);
+  }
+  return rows;
+}
+
+function ints(view) {  // an int32 bytes trait as an Int32Array (its own copy: the view may be unaligned)
+  return new Int32Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+}
+
+const COLS = new WeakMap();  // column object -> {offsets, widths}
+
+function rowBytes(col, r) {  // row r of a numeric column, as bytes (for "same as drawn last")
+  let meta = COLS.get(col);
+  if (!meta) { meta = {offsets: ints(col.offsets), widths: ints(col.widths)}; COLS.set(col, meta); }
+  const n = meta.offsets.length - 1, row = n === 1 ? 0 : r;
+  const a = meta.offsets[row], b = meta.offsets[row + 1];
+  return {meta, row, bytes: new Uint8Array(col.data.buffer, col.data.byteOffset + a * 4, (b - a) * 4)};
+}
+
+function value(col, r) {  // what the figure's _py2js_update carries for this column in row r
+  if (col == null) return undefined;
+  if (col.text) return col.text[col.text.length === 1 ? 0 : r];
+  const {meta, row, bytes} = rowBytes(col, r);
+  const width = meta.widths[row];
+  const copy = new Float32Array(bytes.slice().buffer);
+  if (!width) return {dtype: "float32", shape: [copy.length], value: new DataView(copy.buffer)};
+  const out = [];  // a heat map's z: rows of plain numbers
+  for (let i = 0; i < copy.length; i += width) out.push(Array.from(copy.subarray(i, i + width)));
+  return out;
+}
+
+function sameRow(col, r, s) {
+  if (col == null) return true;
+  if (col.text) return col.text.length === 1 || JSON.stringify(col.text[r]) === JSON.stringify(col.text[s]);
+  const a = rowBytes(col, r), b = rowBytes(col, s);
+  if (a.row === b.row) return true;
+  if (a.meta.widths[a.row] !== b.meta.widths[b.row] || a.bytes.length !== b.bytes.length) return false;
+  for (let m = 0; m < a.bytes.length; m++) if (a.bytes[m] !== b.bytes[m]) return false;
+  return true;
+}
+
 export default {
   async render({ model, el }) {
     return await drive(model, el, async ({figure, values, state, ctx}) => {
@@ -7,39 +60,57 @@ export default {
         if (mine === loads) banks = got;
       };
       await load();
-      // Which bank the plot shows since the kernel last drew (then traces that stay the same
-      // along the slider are shown too). A kernel update can arrive after the page drew a newer
-      // banked state (it was computed for an older one): then the page draws its frame again.
-      let shown = null, applying = false;
+      // What each trace shows since the kernel last drew: [bank, row]. A kernel update can arrive
+      // after the page drew a newer banked state (it was computed for an older one): then the page
+      // draws what the controls say again, every trace.
+      let shown = new Map(), applying = false;
       figure.on("change:_py2js_update", () => {
         if (applying || !figure.get("_py2js_update")) return;
-        shown = null;
+        shown = new Map();
         setTimeout(draw, 0);  // after the figure's view has applied the kernel's update
       }, ctx);
-      const draw = () => {
+      const paint = () => {
         const v = values();
-        const bank = banks.find((b) => Object.entries(b.get("match")).every(([n, want]) => v[n] === want));
-        if (!bank) return;  // not shipped yet: drawn when it arrives (change:banks), if still wanted
         // frame k holds index value index_min + k * index_step (an integer index: 0 + k * 1)
         const pos = (v[model.get("index")] - model.get("index_min")) / model.get("index_step");
         const k = Math.round(pos);
-        if (!(Math.abs(pos - k) < 1e-6) || k < 0 || k >= bank.get("titles").length) return;
-        if (!new Uint8Array(bank.get("valid").buffer, bank.get("valid").byteOffset)[k]) return;
-        const sizes = bank.get("sizes"), xconst = bank.get("xconst"), fixed = bank.get("fixed") || [];
-        const xs = bank.get("xs"), ys = bank.get("ys"), traces = bank.get("traces");
-        // a fixed trace (one frame: the same at every slider position) is drawn when the bank changes
-        const use = traces.map((_, i) => i).filter((i) => shown !== bank || !fixed[i]);
+        if (!(Math.abs(pos - k) < 1e-6)) return;
+        let bank = null, r = -1;
+        for (const b of banks) {
+          if (!Object.entries(b.get("match")).every(([n, want]) => v[n] === want)) continue;
+          const row = rowsOf(b).get(k);
+          if (row === undefined || !new Uint8Array(b.get("valid").buffer, b.get("valid").byteOffset)[row]) continue;
+          bank = b; r = row;
+          break;
+        }
+        if (!bank) return;  // not shipped yet (drawn when it arrives, if still wanted), or the kernel's
+        const cols = bank.get("cols"), traces = bank.get("traces");
+        // a trace the same as drawn last from this bank is left out (3-D and WebGL traces rebuild
+        // their buffers on every update)
+        const use = traces.map((_, i) => i).filter((i) => {
+          const last = shown.get(traces[i]);
+          return !(last && last[0] === bank && ["x", "y", "z"].every((a) => sameRow(cols[i][a], r, last[1])));
+        });
+        const axis = (a) => use.map((i) => value(cols[i][a], r));
+        const style = {};
+        for (const a of ["x", "y", "z"]) if (use.some((i) => cols[i][a] != null)) style[a] = axis(a);
         applying = true;
         try {
-          apply(figure,
-                {x: use.map((i) => xconst[i] != null ? xconst[i] : f32Frame(xs[i], fixed[i] ? 0 : k, sizes[i])),
-                 y: use.map((i) => f32Frame(ys[i], fixed[i] ? 0 : k, sizes[i]))},
-                {"title.text": bank.get("titles")[k], meta: {state: state(v)}},
+          apply(figure, style, {"title.text": bank.get("titles")[r], meta: {state: state(v)}},
                 use.map((i) => traces[i]));
+          for (const i of use) shown.set(traces[i], [bank, r]);
         } finally {
           applying = false;
         }
-        shown = bank;
+      };
+      // At most one draw per animation frame: a drag faster than the screen cannot queue draws,
+      // and a single key press draws at once.
+      let busy = false, pending = false;
+      const draw = () => {
+        if (busy) { pending = true; return; }
+        busy = true;
+        paint();
+        requestAnimationFrame(() => { busy = false; if (pending) { pending = false; draw(); } });
       };
       model.on("change:banks", async () => { await load(); draw(); }, ctx);
       return draw;
