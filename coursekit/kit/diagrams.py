@@ -137,27 +137,30 @@ class Diagram:
         sub = fig.get_subplot(row, col) if row is not None else None
         xref = "x" if sub is None else sub.xaxis.plotly_name.replace("axis", "")
         yref = "y" if sub is None else sub.yaxis.plotly_name.replace("axis", "")
+        shapes, notes = [], []                      # plain dicts, added in one go (add_shape per item is slow)
         for a in self.arrows:
             for (x0, y0), (x1, y1) in zip(a.points[:-2], a.points[1:-1]):
-                fig.add_shape(type="line", x0=x0, y0=y0, x1=x1, y1=y1, xref=xref, yref=yref,
-                              line=dict(color=a.color, width=1.4, dash=a.dash))
+                shapes.append(dict(type="line", x0=x0, y0=y0, x1=x1, y1=y1, xref=xref, yref=yref,
+                                   line=dict(color=a.color, width=1.4, dash=a.dash)))
             (x0, y0), (x1, y1) = a.points[-2], a.points[-1]
-            fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref=xref, yref=yref, axref=xref, ayref=yref,
-                               text="", showarrow=True, arrowhead=2, arrowsize=1.1, arrowwidth=1.4,
-                               arrowcolor=a.color, standoff=0, startstandoff=0)
+            notes.append(dict(x=x1, y=y1, ax=x0, ay=y0, xref=xref, yref=yref, axref=xref, ayref=yref, text="",
+                              showarrow=True, arrowhead=2, arrowsize=1.1, arrowwidth=1.4, arrowcolor=a.color,
+                              standoff=0, startstandoff=0))
             if a.text:
-                fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, xref=xref, yref=yref, text=a.text,
-                                   showarrow=False, font=dict(size=font_size - 1, color="#333333"),
-                                   bgcolor="rgba(255,255,255,0.85)")
+                notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, xref=xref, yref=yref, text=a.text,
+                                  showarrow=False, font=dict(size=font_size - 1, color="#333333"),
+                                  bgcolor="rgba(255,255,255,0.85)"))
         for b in self.boxes.values():
-            fig.add_shape(type="circle" if b.kind == "op" else "rect", x0=b.x - b.w / 2, x1=b.x + b.w / 2,
-                          y0=b.y - b.h / 2, y1=b.y + b.h / 2, xref=xref, yref=yref, fillcolor=KINDS[b.kind],
-                          line=dict(color="#444444", width=1), layer="above")
-            fig.add_annotation(x=b.x, y=b.y, xref=xref, yref=yref, text=b.text, showarrow=False,
-                               font=dict(size=font_size + (3 if b.kind == "op" else 0), color="#111111"))
+            shapes.append(dict(type="circle" if b.kind == "op" else "rect", x0=b.x - b.w / 2, x1=b.x + b.w / 2,
+                               y0=b.y - b.h / 2, y1=b.y + b.h / 2, xref=xref, yref=yref, fillcolor=KINDS[b.kind],
+                               line=dict(color="#444444", width=1), layer="above"))
+            notes.append(dict(x=b.x, y=b.y, xref=xref, yref=yref, text=b.text, showarrow=False,
+                              font=dict(size=font_size + (3 if b.kind == "op" else 0), color="#111111")))
         for x, y, text in self.labels:
-            fig.add_annotation(x=x, y=y, xref=xref, yref=yref, text=text, showarrow=False,
-                               font=dict(size=font_size - 1, color="#333333"), align="left")
+            notes.append(dict(x=x, y=y, xref=xref, yref=yref, text=text, showarrow=False,
+                              font=dict(size=font_size - 1, color="#333333"), align="left"))
+        fig.update_layout(shapes=[old.to_plotly_json() for old in fig.layout.shapes] + shapes,
+                          annotations=[old.to_plotly_json() for old in fig.layout.annotations] + notes)
         (x0, x1), (y0, y1) = self.extent()
         axis = dict(visible=False, showgrid=False, zeroline=False)
         fig.update_xaxes(range=[x0, x1], row=row, col=col, **axis)

@@ -96,6 +96,16 @@ torch.manual_seed(0);
 # verifies both this and the forward pass with seeded weights.
 #
 # The layer names are fixed (the check loads weights by name); the norms, attention and MLP are given.
+#
+# The picture draws the block you are about to write (after Peebles & Xie 2023, in this course's names).
+# Follow `c` from the bottom right: one `Linear` turns it into the six vectors, and they act in four
+# places, two `modulate`s and two gates. With the `Linear` at zero, both gates multiply their branch by 0.
+
+# %%
+# experiment: picture of the DiT block
+from coursekit.assignments.diffusion_transformer.pictures import dit_block_figure
+
+dit_block_figure().show()
 
 # %% graded="DiTBlock" points=3
 

@@ -192,7 +192,21 @@ from widgets.pi0 import attention_mask_explorer
 attention_mask_explorer(blockwise_mask)
 
 # %% [markdown]
-# Two consequences to read off the picture: the prefix rows are empty over the state and action
+# ### Two sets of weights, one attention
+#
+# pi0 (Black et al. 2024) is one transformer with two sets of weights in every layer: the VLM's for the
+# prefix and the action expert's for the suffix. Each group makes its own queries, keys and values;
+# they are put side by side and attend in a single attention, under your mask, and each group's output
+# goes back through its own weights. The right panel is **your** `blockwise_mask` on a small example.
+
+# %%
+# experiment: picture of one pi0 layer
+from coursekit.assignments.pi0.pictures import pi0_layer_figure
+
+pi0_layer_figure(blockwise_mask).show()
+
+# %% [markdown]
+# Two consequences to read off the pictures: the prefix rows are empty over the state and action
 # columns, so the prefix can be computed **once** per observation (section 5), and so can the
 # state's row. Only the action block depends on the noisy actions.
 #
