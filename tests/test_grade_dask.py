@@ -10,6 +10,9 @@ started by the test in a scratch folder on a free port of 127.0.0.1 and stopped 
 2. A Dask worker killed (SIGKILL) while it grades loses nothing: the nanny restarts it, the scheduler
    runs the job again, and every submission ends GRADED with the same scores (or FAILED with a reason
    that says the workers died), never silently absent.
+3. A gradebook write that PostgreSQL aborts because of another writer (a real serialization failure
+   between two transactions, a connection the server terminates) is tried again, with a plain-words
+   line in the log; one that keeps failing is reported in plain words; other errors are not retried.
 
 Under CI=true a missing PostgreSQL server, Dask or sandbox fails these tests; elsewhere they skip and
 say what to install.
@@ -48,7 +51,7 @@ def require(why: str) -> None:
 def postgres():
     from autograder.grading import scratch_db
     require(scratch_db.problem())
-    with scratch_db.scratch_postgres(("same", "killed")) as urls:
+    with scratch_db.scratch_postgres(("same", "killed", "conflict")) as urls:
         yield urls
 
 
@@ -196,3 +199,89 @@ def test_the_dask_engine_says_what_it_needs(tmp_path):
         pool.run([Job(str(course.root), A, "ada")], print)
     assert "cannot read the course root /nowhere" in worker_problem("/nowhere", url, False)
     assert "cannot open the gradebook" in worker_problem(str(course.root), url, False)
+
+
+# ------------------------------------------------------------------------- transient gradebook errors
+@pytest.fixture
+def counter(postgres):
+    """A one-row table in the real PostgreSQL server, written the way autograde writes grades."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(postgres["conflict"])
+    with engine.begin() as c:
+        c.execute(sa.text("DROP TABLE IF EXISTS counter"))
+        c.execute(sa.text("CREATE TABLE counter (id int PRIMARY KEY, n int)"))
+        c.execute(sa.text("INSERT INTO counter VALUES (1, 0)"))
+    yield engine
+    engine.dispose()
+
+
+def attempts_of(engine, interference: list):
+    """``attempt()`` for ``with_gradebook_retries``: one write as nbgrader reports it (``capture_log``),
+    inside a REPEATABLE READ transaction that another connection disturbs as ``interference`` says
+    (one entry per attempt: "conflict" updates the same row and commits, "reset" terminates the
+    writer's connection on the server, None leaves it alone)."""
+    import logging
+    import types
+
+    import sqlalchemy as sa
+    from nbgrader.utils import capture_log
+
+    def write():
+        interfere = interference.pop(0)
+        with engine.connect() as mine:
+            mine = mine.execution_options(isolation_level="REPEATABLE READ")
+            with mine.begin():
+                mine.execute(sa.text("SELECT n FROM counter WHERE id = 1"))
+                pid = mine.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+                with engine.begin() as other:
+                    if interfere == "conflict":
+                        other.execute(sa.text("UPDATE counter SET n = n + 1 WHERE id = 1"))
+                    elif interfere == "reset":
+                        other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                mine.execute(sa.text("UPDATE counter SET n = n + 10 WHERE id = 1"))
+
+    app = types.SimpleNamespace(log=logging.getLogger("gradebook-write"), start=write)
+    return lambda: (capture_log(app), None)
+
+
+def count(engine) -> int:
+    import sqlalchemy as sa
+    with engine.connect() as c:
+        return c.execute(sa.text("SELECT n FROM counter WHERE id = 1")).scalar()
+
+
+@pytest.mark.parametrize("interfere,error,words", [
+    ("conflict", "SerializationFailure", "another worker changed the same rows at the same time (a serialization failure)"),
+    ("reset", "AdminShutdown", "the connection to the gradebook server was lost"),
+])
+def test_a_transient_gradebook_error_is_tried_again(counter, interfere, error, words):
+    from autograder.grading.jobs import with_gradebook_retries
+    waits = []
+    outcome, failure, logs = with_gradebook_retries(attempts_of(counter, [interfere, None]), wait=waits.append)
+    assert outcome["success"] and failure is None
+    assert error in logs[0], "the first attempt met a real error from the server"
+    assert f"{words}; trying again (attempt 2 of 3)" in logs[1] and waits == [1]
+    assert count(counter) == (1 if interfere == "conflict" else 0) + 10, "our write landed once"
+
+
+def test_a_gradebook_that_stays_busy_is_reported_in_plain_words(counter):
+    from autograder.grading.jobs import reason_from_log, with_gradebook_retries
+    waits = []
+    outcome, failure, logs = with_gradebook_retries(attempts_of(counter, ["conflict"] * 3), wait=waits.append)
+    assert not outcome["success"] and waits == [1, 3]
+    assert failure == ("the gradebook stayed busy on all 3 attempts: PostgreSQL cancelled this write because "
+                       "another worker changed the same rows at the same time (a serialization failure). "
+                       "Grade again with --retry-failed")
+    assert count(counter) == 3, "only the other worker's writes landed"
+    assert "SerializationFailure" in reason_from_log(outcome), "the raw error stays in the log"
+
+
+def test_other_gradebook_errors_are_not_tried_again(counter):
+    import sqlalchemy as sa
+    from autograder.grading.jobs import reason_from_log, with_gradebook_retries
+    with counter.begin() as c:
+        c.execute(sa.text("ALTER TABLE counter ADD CHECK (n < 5)"))   # our write now breaks a constraint
+    waits = []
+    outcome, failure, logs = with_gradebook_retries(attempts_of(counter, [None]), wait=waits.append)
+    assert not outcome["success"] and failure is None and len(logs) == 1 and waits == []
+    assert reason_from_log(outcome).startswith("IntegrityError: (psycopg.errors.CheckViolation)")

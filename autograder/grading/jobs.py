@@ -64,6 +64,48 @@ def _autograde(api, assignment: str, student: str) -> tuple[dict, str | None]:
     return outcome, failure_of(app)
 
 
+# Gradebook failures that another writer (or the network) causes and a second attempt clears: the
+# pattern in nbgrader's log, and what to say about it. Several workers write one gradebook: SQLite
+# answers "database is locked" (local pool); PostgreSQL (the Dask engine) aborts one of two conflicting
+# transactions (serialization failure, deadlock) or loses a connection. Any other error is reported
+# as it is, at once.
+TRANSIENT_GRADEBOOK_ERRORS = (
+    (r"database is locked", "another worker held the SQLite gradebook"),
+    (r"SerializationFailure|could not serialize access",
+     "PostgreSQL cancelled this write because another worker changed the same rows at the same time "
+     "(a serialization failure)"),
+    (r"DeadlockDetected|deadlock detected",
+     "PostgreSQL cancelled this write to break a deadlock with another worker's"),
+    (r"server closed the connection unexpectedly|terminating connection due to administrator command|"
+     r"Connection reset by peer|the connection is lost|SSL SYSCALL error",
+     "the connection to the gradebook server was lost"),
+)
+GRADEBOOK_ATTEMPTS = 3
+
+
+def transient_gradebook_error(text: str) -> str:
+    """Plain words for a gradebook failure in ``text`` that trying again can clear ('' if none)."""
+    return next((words for pattern, words in TRANSIENT_GRADEBOOK_ERRORS if re.search(pattern, text)), "")
+
+
+def with_gradebook_retries(attempt, attempts: int = GRADEBOOK_ATTEMPTS, wait=time.sleep) -> tuple[dict, str | None, list]:
+    """``attempt()`` -> (nbgrader outcome, failure or None), tried again while it fails with a
+    transient gradebook error (safe: autograde is idempotent). Returns the last outcome, its failure
+    (plain words if the gradebook stayed busy on every attempt) and the logs of every attempt."""
+    logs = []
+    for k in range(attempts):
+        outcome, failure = attempt()
+        logs.append(outcome.get("log", "") + outcome.get("error", ""))
+        why = "" if outcome["success"] else transient_gradebook_error(logs[-1])
+        if not why:
+            return outcome, failure, logs
+        if k + 1 < attempts:
+            logs.append(f"[WARNING] {why}; trying again (attempt {k + 2} of {attempts})\n")
+            wait(1 + 2 * k)
+    return outcome, (f"the gradebook stayed busy on all {attempts} attempts: {why}. "
+                     "Grade again with --retry-failed"), logs
+
+
 def run_job(job: Job) -> Result:
     """Autograde one submission and write its feedback; return what happened."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -76,13 +118,7 @@ def run_job(job: Job) -> Result:
     cfg = Course(job.root).config(job.overrides)
     coursedir = CourseDirectory(config=cfg)
     api = NbGraderAPI(coursedir=coursedir, config=cfg)
-    logs = []
-    for attempt in range(3):
-        outcome, failure = _autograde(api, job.assignment, job.student)
-        logs.append(outcome.get("log", "") + outcome.get("error", ""))
-        if outcome["success"] or "database is locked" not in logs[-1]:
-            break
-        time.sleep(1 + 2 * attempt)  # another worker held the gradebook: try again
+    outcome, failure, logs = with_gradebook_retries(lambda: _autograde(api, job.assignment, job.student))
     result = Result(job.student, FAILED, fingerprint=job.fingerprint)
     if not outcome["success"]:
         result.reason = failure or reason_from_log(outcome)
