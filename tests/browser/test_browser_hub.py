@@ -69,6 +69,9 @@ def hub_problem() -> str | None:
     for tool in ("useradd", "userdel", "runuser", "node"):
         if shutil.which(tool) is None:
             return f"`{tool}` is missing" + (" (node >= 20 runs configurable-http-proxy)" if tool == "node" else "")
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()  # "v20.20.2"
+    if int(node.lstrip("v").split(".")[0] or 0) < 20:
+        return f"node {node or '(no version)'} is too old: configurable-http-proxy 5 needs node >= 20"
     if not PROXY.exists():
         return f"configurable-http-proxy is missing ({PROXY}): run `bash scripts/ensure-system-deps.sh`"
     try:
