@@ -167,19 +167,21 @@ class Diagram:
         fig.update_yaxes(range=[y0, y1], row=row, col=col, **axis)
         return fig
 
-    def figure(self, title: str, width: int = 760, height: int = 560) -> go.Figure:
+    def figure(self, title: str, caption: str, width: int = 760, height: int = 560) -> go.Figure:
         """The diagram alone, as a figure."""
         fig = go.Figure()
         self.draw(fig)
-        fig.update_layout(title=title, width=width, height=height, plot_bgcolor="white",
-                          margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
-        return fig
+        return finish(fig, title, caption, width, height, top=50, bottom=70)
 
 
-def add_caption(fig: go.Figure, text: str, y: float = -0.12) -> go.Figure:
-    """A left-aligned note under the plot area (what the picture simplifies, where it comes from)."""
-    fig.add_annotation(x=0, y=y, xref="paper", yref="paper", showarrow=False, align="left", xanchor="left",
-                       yanchor="top", font=dict(size=10, color="#333333"), text=text)
+def finish(fig: go.Figure, title: str, caption: str, width: int, height: int, caption_y: float = -0.05,
+           top: int = 90, bottom: int = 100, left: int = 10) -> go.Figure:
+    """The course's picture layout: a title, a white plot area, no legend, and a left-aligned caption under
+    the plot area (what the picture simplifies, where it comes from; ``<br>`` breaks a line)."""
+    fig.update_layout(width=width, height=height, plot_bgcolor="white", showlegend=False,
+                      margin=dict(l=left, r=10, t=top, b=bottom), title=dict(text=title, y=0.97))
+    fig.add_annotation(x=0, y=caption_y, xref="paper", yref="paper", showarrow=False, align="left", xanchor="left",
+                       yanchor="top", font=dict(size=10, color="#333333"), text=caption)
     return fig
 
 

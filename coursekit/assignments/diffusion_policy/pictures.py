@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 from coursekit.assignments.diffusion_policy.point_robot import (EXPERT_SPEED, OBSTACLE, OBSTACLE_RADIUS, START,
                                                                  expert_path)
 from coursekit.assignments.diffusion_policy.policies import PREDICTION
-from coursekit.kit.diagrams import add_caption
+from coursekit.kit.diagrams import finish
 from coursekit.kit.diffusion import ddim_sample
 
 SIDES = ("left", "right")
@@ -150,13 +150,9 @@ def split_figure(split: Split, steps: tuple[int, ...] = (0, 4, 6, 8, 10),
                                  hovertemplate=f"expert's {SIDES[m]} chunk<extra></extra>"), row=2, col=1)
     fig.update_xaxes(title="denoising steps done", dtick=1, row=2, col=1)
     fig.update_yaxes(title="mean x − 50", row=2, col=1)
-    fig.update_layout(width=1000, height=640, showlegend=False, plot_bgcolor="white",
-                      margin=dict(l=50, r=10, t=110, b=80),
-                      title=dict(text="Diffusion Policy's sampler at the start: from noise to one of two swings "
-                                      "(after Chi et al. 2023)", y=0.98))
-    add_caption(fig, y=-0.1, text="Blue ends nearer the expert's left chunk, orange the right one; dashed: the "
-                                  "expert's two chunks from this start" + ("; red: the regression policy's chunk"
-                                                                            if regression_chunk is not None else "")
-                + f".<br>Near a mode: within {split.radius:.1f} units (RMS over the chunk), a quarter of the gap "
-                  "between the two modes. Each line is one sample, followed through the deterministic DDIM steps.")
-    return fig
+    caption = ("Blue ends nearer the expert's left chunk, orange the right one; dashed: the expert's two chunks "
+               "from this start" + ("; red: the regression policy's chunk" if regression_chunk is not None else "")
+               + f".<br>Near a mode: within {split.radius:.1f} units (RMS over the chunk), a quarter of the gap "
+               "between the two modes. Each line is one sample, followed through the deterministic DDIM steps.")
+    return finish(fig, "Diffusion Policy's sampler at the start: from noise to one of two swings (after Chi et al. "
+                       "2023)", caption, width=1000, height=640, caption_y=-0.1, top=110, bottom=80, left=50)

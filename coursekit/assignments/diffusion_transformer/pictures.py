@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from coursekit.kit.diagrams import Diagram, add_caption
+from coursekit.kit.diagrams import Diagram
 
 # the six (B, d) vectors of adaLN_modulation(c).chunk(6), in order
 MODULATION = ("shift_msa", "scale_msa", "gate_msa", "shift_mlp", "scale_mlp", "gate_mlp")
@@ -66,11 +66,8 @@ def dit_block_diagram() -> Diagram:
 
 def dit_block_figure() -> go.Figure:
     """The DiT block with adaLN-Zero as the course's ``DiTBlock`` computes it. Returns a plotly figure."""
-    fig = dit_block_diagram().figure("The DiT block with adaLN-Zero (after Peebles & Xie 2023), as you build it",
-                                     width=1000, height=690)
-    fig.update_layout(margin=dict(l=10, r=10, t=50, b=70))
-    add_caption(
-        fig, y=-0.06, text="Each branch: x = x + gate * branch(modulate(norm(x), shift, scale)). The block is DiT's; the one "
-             "change in this course is what the tokens are:<br>the H steps of an action chunk (DiT: patches of an "
-             "image latent), with a learned position embedding (DiT: fixed 2-D sine-cosine).")
-    return fig
+    return dit_block_diagram().figure(
+        "The DiT block with adaLN-Zero (after Peebles & Xie 2023), as you build it",
+        "Each branch: x = x + gate * branch(modulate(norm(x), shift, scale)). The block is DiT's; the one change "
+        "in this course is what the tokens are:<br>the H steps of an action chunk (DiT: patches of an image "
+        "latent), with a learned position embedding (DiT: fixed 2-D sine-cosine).", width=1000, height=690)

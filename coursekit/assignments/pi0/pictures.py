@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from coursekit.kit.diagrams import Diagram, add_caption
+from coursekit.kit.diagrams import Diagram, finish
 from coursekit.validate import check_tensor
 
 
@@ -82,12 +82,9 @@ def pi0_layer_figure(blockwise_mask, num_prefix: int = 6, num_state: int = 1, nu
             line = dict(x0=edge - 0.5, x1=edge - 0.5, y0=-0.5, y1=len(names) - 0.5) if kind == "x" else \
                 dict(y0=edge - 0.5, y1=edge - 0.5, x0=-0.5, x1=len(names) - 0.5)
             fig.add_shape(type="line", line=dict(color="#c0392b", width=2), row=1, col=2, **line)
-    fig.update_layout(
-        width=1100, height=640, plot_bgcolor="white", showlegend=False, margin=dict(l=10, r=10, t=90, b=120),
-        title=dict(text="pi0 (Black et al. 2024): a VLM and an action expert share attention in every layer", y=0.97))
-    add_caption(
-        fig, y=-0.16, text="Blue: may attend. The prefix sees only the prefix, the state the prefix and itself, the actions everything "
-             "(both ways within each block; no causal triangle).<br>Course simplification: the toy's VLM is a small "
-             "frozen random encoder (pi0 fine-tunes a pretrained PaliGemma together with the expert), 2 layers "
-             "(pi0: 18).")
-    return fig
+    return finish(
+        fig, "pi0 (Black et al. 2024): a VLM and an action expert share attention in every layer",
+        "Blue: may attend. The prefix sees only the prefix, the state the prefix and itself, the actions "
+        "everything (both ways within each block; no causal triangle).<br>Course simplification: the toy's VLM is "
+        "a small frozen random encoder (pi0 fine-tunes a pretrained PaliGemma together with the expert), "
+        "2 layers (pi0: 18).", width=1100, height=640, caption_y=-0.16, bottom=120)

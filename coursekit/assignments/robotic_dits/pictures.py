@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from coursekit.kit.diagrams import Diagram, add_caption
+from coursekit.kit.diagrams import Diagram, finish
 
 LANGUAGE, IMAGE = "language", "image"
 NUM_LANG, NUM_IMG = 3, 5      # token counts of the probe: they tell the two conditions apart
@@ -99,13 +99,10 @@ def rdt_block_figure(inject_conditions=None, depth: int = 4) -> go.Figure:
                         subplot_titles=("one RDT block", "alternating condition injection"))
     block_diagram().draw(fig, 1, 1, font_size=10)
     routing_diagram(routing).draw(fig, 1, 2, font_size=10)
-    fig.update_layout(
-        width=980, height=600, plot_bgcolor="white", showlegend=False, margin=dict(l=10, r=10, t=90, b=100),
-        title=dict(text="RDT's block (Liu et al. 2024, RDT-1B), as this course builds it", y=0.97))
-    add_caption(
-        fig, y=-0.04, text="Why alternate: image tokens far outnumber the instruction's tokens; attending to both at once "
-             "would let the images drown the instruction.<br>"
-             "Course simplification: TinyRDT has 2 blocks (RDT-1B: 28), a time token only (RDT-1B adds control "
-             "frequency and proprioception), word embeddings for the<br>language tokens (RDT-1B: T5-XXL) and "
-             "2 tokens from the observation as the image tokens (RDT-1B: SigLIP features of several cameras).")
-    return fig
+    return finish(
+        fig, "RDT's block (Liu et al. 2024, RDT-1B), as this course builds it",
+        "Why alternate: image tokens far outnumber the instruction's tokens; attending to both at once would let "
+        "the images drown the instruction.<br>Course simplification: TinyRDT has 2 blocks (RDT-1B: 28), a time "
+        "token only (RDT-1B adds control frequency and proprioception), word embeddings for the<br>language "
+        "tokens (RDT-1B: T5-XXL) and 2 tokens from the observation as the image tokens (RDT-1B: SigLIP features "
+        "of several cameras).", width=980, height=600, caption_y=-0.04)
