@@ -4,9 +4,9 @@ graded course is built and graded once.
 ``graded_course`` (one per assignment, session-scoped): the scratch course that tests/test_grading.py
 and tests/test_grade_cascade.py both read (tests/grading_support.py ``grade_course`` builds it).
 
-Under pytest-xdist (``make test`` runs the tests outside tests/browser with ``-n 2 --dist loadgroup``)
-each test file runs on one worker, so a module's fixtures are built once, and every test that reads
-one assignment's ``graded_course`` runs on the same worker, so each course is still graded once.
+Under pytest-xdist with ``--dist loadgroup`` (``make test`` runs the fast tests with ``-n 2``), the
+tests that read one module-scoped (or class-scoped) fixture run on one worker, so it is built once,
+and so do the tests that read one assignment's ``graded_course``.
 
 tests/test_notebooks.py runs every instructor and explorer notebook top to bottom in a kernel.
 tests/browser/test_browser_widgets.py runs the same notebooks with Run All in a real JupyterLab and
@@ -36,11 +36,15 @@ class _XdistGroups:
     def pytest_collection_modifyitems(self, items):
         for item in items:
             params = getattr(item, "callspec", None) and item.callspec.params
-            if "graded_course" in getattr(item, "fixturenames", ()) and params and "graded_course" in params:
-                group = f"graded-{params['graded_course']}"
-            else:
-                group = Path(str(item.fspath)).name
-            item.add_marker(pytest.mark.xdist_group(group))
+            if params and "graded_course" in params:
+                item.add_marker(pytest.mark.xdist_group(f"graded-{params['graded_course']}"))
+                continue
+            defs = [item._fixtureinfo.name2fixturedefs[n][-1] for n in item.fixturenames
+                    if item._fixtureinfo.name2fixturedefs.get(n)]
+            shared = any(d.scope != "function" and d.baseid.endswith(".py") and not getattr(d, "_autouse", False)
+                         for d in defs)
+            if shared:  # a module's (or class's) fixture: the file's tests that read one run on one worker
+                item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).name))
 
 
 def pytest_configure(config):
