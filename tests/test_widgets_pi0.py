@@ -83,3 +83,34 @@ def test_time_explorer_names_bad_learner_functions():
         time_distribution_explorer(lambda n, g, **kw: 2 * sample_time(n, g, **kw) - 0.5, time_density, num_samples=100)
     with pytest.raises(ValueError, match=r"time_density returned dtype torch.float64; expected torch.float32"):
         time_distribution_explorer(sample_time, lambda tau, **kw: time_density(tau, **kw).double(), num_samples=100)
+
+
+def test_the_mask_bank_holds_the_given_functions_masks_not_the_references():
+    """The page draws the prefix slider from a bank: every frame is what the function the widget
+    was given returned (here a mask that lets every pair attend), never the reference's."""
+    def everything(P, S, A):
+        L = P + S + A
+        return torch.ones(L, L, dtype=torch.bool)
+
+    panel = attention_mask_explorer(everything)
+    (bank,) = panel.browser.banks
+    assert panel.browser.index == "prefix" and bank.match == {"state": 1, "actions": 6}
+    for r, P in enumerate(bank.frame_numbers):
+        L = P + 1 + 6
+        np.testing.assert_array_equal(bank.rows(0, "z")[r], np.ones((L, L)))
+        assert bank.rows(0, "x")[r] == token_labels(P, 1, 6)
+        assert bank.titles[r].startswith(f"prefix {P} ·")
+
+
+def test_the_time_bank_holds_the_given_sampler_histograms():
+    panel = time_distribution_explorer(sample_time, time_density, num_samples=100, grid_size=20)
+    banks = panel.browser.banks
+    assert panel.browser.index == "s" and {k for b in banks for k in b.frame_numbers} == set(range(501))
+    before = np.asarray(panel.figure.data[0].y).copy()
+    panel.browser.driving = True
+    panel.controls["s"].value = 0.9                              # a banked move: the stored frame
+    b = next(b for b in banks if 400 in b.frame_numbers)
+    r = b.frame_numbers.index(400)
+    np.testing.assert_allclose(b.rows(0, "y")[r], panel.figure.data[0].y, rtol=1e-6)
+    assert not np.array_equal(before, panel.figure.data[0].y)
+    assert panel.figure.layout.title.text == b.titles[r] and panel.figure.layout.title.text.startswith("s = 0.900")

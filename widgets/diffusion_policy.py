@@ -144,7 +144,8 @@ def horizon_explorer(make_windows: Callable, obs: torch.Tensor, actions: torch.T
                                      f"predict {s}..{s + Tp_ - 1}, execute {t_}..{t_ + Ta_ - 1}"
                                      + (f" ({n_pad} padded)" if n_pad else ""))
 
-    return Panel(fig, controls, update, rows=[["To", "Tp"], ["Ta", "t"]], kind="horizon-explorer")
+    return Panel(fig, controls, update, rows=[["To", "Tp"], ["Ta", "t"]], kind="horizon-explorer",
+                 bank="t")
 
 
 # ----------------------------------------------------------------------------- chunk explorer
@@ -204,4 +205,5 @@ def chunk_explorer(diffusion_fn: Callable, regression_fn: Callable, *, To: int =
             fig.layout.title.text = (f"robot at ({px}, {py}), {m}, noise seed {sd}: diffusion chunks end {left} left / {right} right; "
                                      f"regression ends at ({r[-1, 0]:.1f}, {r[-1, 1]:.1f})")
 
-    return Panel(fig, controls, update, rows=[["x", "y"], ["motion", "seed"]], kind="chunk-explorer")
+    return Panel(fig, controls, update, rows=[["x", "y"], ["motion", "seed"]], kind="chunk-explorer",
+                 bank="x")

@@ -137,4 +137,4 @@ def flow_field_explorer(conditional_field: Callable, marginal_field: Callable, d
                                      f"largest |u|: conditional {float(u_cond.norm(dim=1).max()):.2f}, "
                                      f"marginal {float(u_marg.norm(dim=1).max()):.2f}")
 
-    return Panel(fig, controls, update, kind="flow-field")
+    return Panel(fig, controls, update, kind="flow-field", bank="x1")
