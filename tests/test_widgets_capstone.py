@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from coursekit.assignments.capstone.data import GOALS, OBSTACLE, RADIUS, START, forward_kinematics, inverse_kinematics
-from widgets.capstone import PLAY_INTERVAL_MS, Frames3D, arm_player, formation_player
+from widgets._bank import FrameBank
+from widgets.capstone import PLAY_INTERVAL_MS, arm_player, formation_player
 
 S, N, H = 6, 4, 16
 
@@ -52,19 +53,19 @@ def test_every_state_is_shipped_to_the_page_once():
     calls = []
     panel = formation_player(lambda name: calls.append(name) or states_of(name), ["goal A", "goal B"])
     bank = panel.browser
-    assert isinstance(bank, Frames3D) and bank.index == "step"
+    assert isinstance(bank, FrameBank) and bank.index == "step"          # the generic bank, carrying z
     panel.controls["goal"].value = "goal B"
     panel.controls["goal"].value = "goal A"
     assert calls == ["goal A", "goal B"]                                 # each goal sampled once
     assert [b.match for b in bank.banks] == [{"goal": "goal A"}, {"goal": "goal B"}]
     first = bank.banks[0]
     paths, particles = first.traces
-    assert panel.figure.data[particles].name == "samples" and first.sizes == [N * (H + 1), N * H]
-    xs = np.frombuffer(first.xs[1], np.float32).reshape(S + 1, -1)
+    assert panel.figure.data[particles].name == "samples" and first.frame_numbers == list(range(S + 1))
+    xs = first.rows(1, "x")
     np.testing.assert_allclose(xs[2], states_of("goal A")[2].reshape(-1, 3)[:, 0].numpy())
-    zs = np.frombuffer(first.zs[0], np.float32).reshape(S + 1, -1)
+    zs = first.rows(0, "z")
     np.testing.assert_allclose(zs[S], lines(states_of("goal A"), S)[:, 2], equal_nan=True)
-    assert np.isnan(zs[:S]).all()
+    assert all(len(z) == N * (H + 1) and np.isnan(z).all() for z in zs[:S])
     assert len(first.titles) == S + 1
 
 

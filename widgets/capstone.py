@@ -1,8 +1,8 @@
 """The capstone's views (10): noise particles forming into paths in 3-D, and a path replayed on an arm.
 
 Both are Panels whose figure is a plotly 3-D scene. The learner's sampler computes every state in
-Python once; :class:`Frames3D` ships the states to the page as float32 buffers (x, y and z), and
-the page draws the state the step slider asks for. A Play button linked to the slider in the
+Python once; a frame bank (``widgets/_bank.py``, :class:`FrameBank`) ships the states to the page as
+float32 buffers (x, y and z), and the page draws the state the step slider asks for. A Play button linked to the slider in the
 page (``jslink``) therefore animates with no kernel round trip per frame; the kernel still gets
 every value and updates its copy of the figure silently, so page and kernel agree. The camera
 stays where the learner put it: the scene's ``uirevision`` never changes.
@@ -11,8 +11,8 @@ Cost per frame: every 3-D update rebuilds the WebGL buffers of the traces it tou
 the scene. A line trace is the expensive part (plotly builds each segment as triangles): in
 Chromium's software WebGL a frame with the paths drawn as lines cost about 3x one with markers
 only. So the denoising states are drawn as particles (one markers trace, one marker per
-waypoint), and the paths' lines appear once, on the last step; the page restyles only the traces
-whose data changed between two frames.
+waypoint), and the paths' lines appear once, on the last step; the page (``js/frames.js``) restyles
+only the traces whose data changed between two frames.
 """
 from __future__ import annotations
 
@@ -22,56 +22,24 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import torch
-import traitlets as T
 
+from ._bank import FrameBank
 from ._figure import Figure
-from ._hooks import _Companion, esm
 from ._panel import Panel
 from ._plumbing import check_argument, check_returned, dropdown, fn_label, int_slider, require_callable, to_numpy
 
 PLAY_INTERVAL_MS = 33  # 30 frames per second
 
 
-class _Bank3D(W.Widget):
-    """Frames of some traces for one combination of the other controls (``match``): xs[i], ys[i],
-    zs[i] hold (frames, sizes[i]) float32 for trace ``traces[i]``; titles[k] is frame k's title."""
-
-    match = T.Dict().tag(sync=True)
-    traces = T.List(T.Int()).tag(sync=True)
-    sizes = T.List(T.Int()).tag(sync=True)
-    xs = T.List(T.Bytes()).tag(sync=True)
-    ys = T.List(T.Bytes()).tag(sync=True)
-    zs = T.List(T.Bytes()).tag(sync=True)
-    titles = T.List(T.Unicode()).tag(sync=True)
-
-
-class Frames3D(_Companion):
-    """3-D frames indexed by one integer control; the page draws frame ``controls[index].value - index_min``."""
-
-    _esm = esm("capstone.js")
-    index = T.Unicode().tag(sync=True)
-    index_min = T.Int(0).tag(sync=True)
-    banks = T.List(T.Instance(_Bank3D)).tag(sync=True, **W.widget_serialization)
-
-    def __init__(self, figure, controls, state_controls, index: str):
-        super().__init__(figure, controls, state_controls, index=index, index_min=int(controls[index].min))
-        self._keys: list[dict] = []
-
-    def add(self, match: dict, traces: Sequence[int], frames: Sequence[np.ndarray], titles: Sequence[str]) -> None:
-        """``frames[i]``: (F, n_i, 3) positions of trace ``traces[i]`` in each of the F frames."""
-        arrays = [np.ascontiguousarray(f, dtype=np.float32) for f in frames]
-        for a in arrays:
-            if a.ndim != 3 or a.shape[0] != len(titles) or a.shape[2] != 3:
-                raise ValueError(f"frames: expected ({len(titles)}, n, 3) arrays, got {a.shape}")
-        self.banks = [*self.banks, _Bank3D(
-            match=dict(match), traces=list(traces), sizes=[a.shape[1] for a in arrays],
-            xs=[np.ascontiguousarray(a[..., 0]).tobytes() for a in arrays],
-            ys=[np.ascontiguousarray(a[..., 1]).tobytes() for a in arrays],
-            zs=[np.ascontiguousarray(a[..., 2]).tobytes() for a in arrays], titles=list(titles))]
-        self._keys.append(dict(match))
-
-    def has(self, values: dict) -> bool:
-        return any(all(values.get(n) == v for n, v in m.items()) for m in self._keys)
+def _bank_frames(bank: FrameBank, match: dict, traces: Sequence[int], frames: Sequence[np.ndarray],
+                 titles: Sequence[str]) -> None:
+    """Ship ``frames[i]``, (F, n_i, 3) positions of trace ``traces[i]`` in each of the F frames, as one bank."""
+    arrays = [np.asarray(f, dtype=np.float32) for f in frames]
+    for a in arrays:
+        if a.ndim != 3 or a.shape[0] != len(titles) or a.shape[2] != 3:
+            raise ValueError(f"frames: expected ({len(titles)}, n, 3) arrays, got {a.shape}")
+    bank.add(match, traces, [a[..., 0] for a in arrays], [a[..., 1] for a in arrays], titles,
+             zs=[a[..., 2] for a in arrays])
 
 
 def _polylines3d(paths: np.ndarray) -> np.ndarray:
@@ -140,7 +108,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
     if data is not None:
         check_argument("data", data, (None, None, 3))
     cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    companion: Frames3D | None = None  # made once the figure exists; then every new goal's states are shipped
+    companion: FrameBank | None = None  # made once the figure exists; then every new goal's states are shipped
 
     def frames(name: str) -> tuple[np.ndarray, np.ndarray]:
         """(particles (S + 1, N H, 3): every waypoint of every sample at each step,
@@ -198,7 +166,8 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
 
     def ship(name: str) -> None:
         xs, lines = frames(name)
-        companion.add({"goal": name}, [paths, particles], [lines, xs], [title(name, k, len(xs) - 1) for k in range(len(xs))])
+        _bank_frames(companion, {"goal": name}, [paths, particles], [lines, xs],
+                     [title(name, k, len(xs) - 1) for k in range(len(xs))])
 
     def update() -> bool:
         name = controls["goal"].value
@@ -212,7 +181,7 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
         return companion is not None and companion.has({"goal": name})
 
     watch = ["goal", "step"]
-    companion = Frames3D(fig, controls, watch, index="step")
+    companion = FrameBank(fig, controls, watch, index="step", index_min=float(controls["step"].min))
     for name in cache:
         ship(name)
     return Panel(fig, controls, update, rows=[["goal"], ["play", "step"]], watch=watch, kind="capstone_formation",
@@ -270,7 +239,7 @@ def arm_player(path: torch.Tensor, inverse_kinematics: Callable, forward_kinemat
         fig.layout.title.text = title(k)
         return True
 
-    companion = Frames3D(fig, controls, ["frame"], index="frame")
-    companion.add({}, [arm], [joints], [title(k) for k in range(F + 1)])
+    companion = FrameBank(fig, controls, ["frame"], index="frame", index_min=float(controls["frame"].min))
+    _bank_frames(companion, {}, [arm], [joints], [title(k) for k in range(F + 1)])
     return Panel(fig, controls, update, rows=[["play", "frame"]], watch=["frame"], kind="capstone_arm",
                  browser=companion)

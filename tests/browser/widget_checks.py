@@ -399,33 +399,6 @@ class PanelDriver:
         return settle
 
 
-# Records every frame the plot draws (title + state) and the last keydown time, for fast drags.
-RECORD_JS = """
-(id) => {
-  const gd = window.__course.plot(id);
-  const rec = window.__course.rec = {frames: [], lastKey: null, seen: null};
-  rec.onKey = (e) => { rec.lastKey = performance.now(); };
-  document.addEventListener("keydown", rec.onKey, true);
-  const look = () => {
-    const t = gd.querySelector(".gtitle"), title = t ? t.textContent : null;
-    const state = (gd.layout.meta && gd.layout.meta.state) || {};
-    const key = title + JSON.stringify(state);
-    if (key !== rec.seen) { rec.seen = key; rec.frames.push({t: performance.now(), title, state}); }
-  };
-  rec.obs = new MutationObserver(look);
-  rec.obs.observe(gd, {subtree: true, childList: true, characterData: true, attributes: true});
-}
-"""
-STOP_RECORD_JS = """
-(id) => {
-  const rec = window.__course.rec;
-  rec.obs.disconnect();
-  document.removeEventListener("keydown", rec.onKey, true);
-  return {frames: rec.frames, lastKey: rec.lastKey};
-}
-"""
-
-
 # ---------------------------------------------------------------- Play buttons
 # The control a Panel's Play button drives in the page (an ipywidgets jslink), asked of the kernel.
 LINKED_CODE = """
@@ -454,12 +427,13 @@ PLAY_STATE_JS = """
           shown: s && index in s ? s[index] : null, slider: h ? Number(h.getAttribute("aria-valuetext")) : null};
 }
 """
-# Records every frame the plot draws while playing: time, title, recorded state and a fingerprint of
-# every trace's data (index-weighted sums of x, y, z), so frames whose data did not change show up.
-PLAY_RECORD_JS = """
+# Records every frame the plot draws (fast drags, Play): time, title, recorded state and a fingerprint
+# of every trace's data (index-weighted sums of x, y, z), so frames whose data did not change show up;
+# and the time of every keydown.
+RECORD_JS = """
 (id) => {
   const gd = window.__course.plot(id);
-  const rec = window.__course.playRec = {frames: [], keys: [], seen: null};
+  const rec = window.__course.rec = {frames: [], keys: [], seen: null};
   const sum = (v) => {
     if (!v) return "";
     let s = 0, n = 0;
@@ -481,12 +455,12 @@ PLAY_RECORD_JS = """
   rec.obs.observe(gd, {subtree: true, childList: true, characterData: true, attributes: true});
 }
 """
-PLAY_STOP_JS = """
+STOP_RECORD_JS = """
 () => {
-  const rec = window.__course.playRec;
+  const rec = window.__course.rec;
   rec.obs.disconnect();
   document.removeEventListener("keydown", rec.onKey, true);
-  return {frames: rec.frames, keys: rec.keys};
+  return {frames: rec.frames, keys: rec.keys, lastKey: rec.keys.length ? rec.keys[rec.keys.length - 1] : null};
 }
 """
 
@@ -557,16 +531,16 @@ class PlayDriver:
         return self.nb.page.locator(f".course-widget-id--{self.d.id} .course-control--{self.play} button").nth(i)
 
     def record(self) -> None:
-        self.nb.page.evaluate(PLAY_RECORD_JS, self.d.id)
+        self.nb.page.evaluate(RECORD_JS, self.d.id)
 
     def stop_record(self) -> dict:
-        return self.nb.page.evaluate(PLAY_STOP_JS)
+        return self.nb.page.evaluate(STOP_RECORD_JS)
 
     def steps(self, frames: list[dict]) -> list:
         return [f["state"][self.index] for f in frames if self.index in f["state"]]
 
     def play_to_end(self, hi) -> list[dict]:
-        """Press Play and wait until it stops at ``hi``; the frames drawn meanwhile (see PLAY_RECORD_JS)."""
+        """Press Play and wait until it stops at ``hi``; the frames drawn meanwhile (see RECORD_JS)."""
         self.record()
         self.button(0).click()
         self.wait(lambda s: s["shown"] == hi and not s["playing"], f"{self.play} to reach {self.index} = {hi} and stop")
