@@ -152,3 +152,23 @@ def test_rollout_figure_takes_batches_and_lists_of_paths():
     assert np.isnan(np.asarray(lines[0].x, dtype=float)).sum() == 3
     with pytest.raises(ValueError, match=r"paths\['bad'\]: got shape \(3, 20\); expected shape \(\*, \*, 2\)"):
         rollout_figure({"bad": paths[..., 0]})
+
+
+def test_horizon_bank_holds_the_given_functions_windows():
+    """The page draws the t slider from a bank filled by the make_windows the widget was given
+    (here one whose action windows are shifted by 1), never by the reference."""
+    def shifted(obs, actions, ends, To, Tp, Ta):
+        obs_w, act_w = make_windows(obs, actions, ends, To, Tp, Ta)
+        return obs_w, act_w + 1.0
+
+    panel = horizon_explorer(shifted, OBS, ACTIONS, To=2, Tp=16, Ta=8, t=0)
+    banks = panel.browser.banks
+    assert panel.browser.index == "t" and banks[0].match == {"To": 2, "Tp": 16, "Ta": 8}
+    obs_w, act_w = make_windows(OBS, ACTIONS, torch.tensor([L]), 2, 16, 8)
+    b = banks[0]
+    i = b.traces.index(2)                                   # the predicted chunk
+    assert b.frame_numbers == list(range(len(obs_w)))
+    for r in (0, 5, len(obs_w) - 1):
+        np.testing.assert_allclose(b.rows(i, "x")[r], to_numpy(act_w[r, :, 0]) + 1.0, rtol=1e-6)
+    j = b.traces.index(8)                                   # padded steps: their number changes with t
+    assert len({len(row) for row in b.rows(j, "x")}) > 1

@@ -104,13 +104,22 @@ export default {
         }
       };
       // At most one draw per animation frame: a drag faster than the screen cannot queue draws,
-      // and a single key press draws at once.
+      // and a single key press draws at once. A page in the background gets no animation frames:
+      // a timer releases the next draw there.
       let busy = false, pending = false;
       const draw = () => {
         if (busy) { pending = true; return; }
         busy = true;
         paint();
-        requestAnimationFrame(() => { busy = false; if (pending) { pending = false; draw(); } });
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          busy = false;
+          if (pending) { pending = false; draw(); }
+        };
+        requestAnimationFrame(release);
+        setTimeout(release, 50);
       };
       model.on("change:banks", async () => { await load(); draw(); }, ctx);
       return draw;
