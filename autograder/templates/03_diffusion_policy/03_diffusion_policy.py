@@ -290,7 +290,7 @@ rollout_figure(paths).show()
 # sampler. The cell below runs the trained policy's own DDIM sampler 32 times from the start position,
 # where the demonstrations go left or right half the time each, and keeps the chunk after every one
 # of the 10 denoising steps. At first the chunks are noise spread over the table; as the noise falls
-# they gather onto one of the expert's two swings, and no sample lingers between them. This is the
+# they gather onto one of the expert's two swings, and hardly any is left between them. This is the
 # picture behind Chi et al.'s (2023) claim that action diffusion represents multimodal action
 # distributions. DDIM here is deterministic, so the side a sample ends on is already set by its
 # starting noise; the printed step says from when on each sample stays nearest the same swing.
