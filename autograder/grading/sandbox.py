@@ -206,7 +206,9 @@ class SandboxedKernel:
     def __init__(self, settings: Sandbox, submission_dir: str | None, course_root: str | None = None,
                  course_source: str | None = None):
         self.settings = settings
-        root = settings.run_root or os.path.join(tempfile.gettempdir(), "autograder-sandbox")
+        # One scratch root per grading user: a root made by another user's grader (root's, say) would
+        # refuse this one (found by the JupyterHub class test, where an instructor and root both grade).
+        root = settings.run_root or os.path.join(tempfile.gettempdir(), f"autograder-sandbox-{os.geteuid()}")
         os.makedirs(root, mode=0o711, exist_ok=True)
         sweep_stale(root)
         self.run_dir = tempfile.mkdtemp(prefix="kernel-", dir=root)
