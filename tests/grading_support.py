@@ -46,10 +46,6 @@ def points(assignment: str) -> dict[str, int]:
     return {g.name: g.points for g in graded_of(assignment)}
 
 
-def slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
-
-
 def mistake_bundles(assignment: str) -> list[list]:
     """The showcase mistakes packed into as few submissions as possible, at most one per graded
     function in each. Scores never cascade (tests/test_grade_cascade.py proves it for every pair),
