@@ -108,4 +108,5 @@ def norm_comparison(rms_norm: Callable, tokens: torch.Tensor, eps: float = 1e-6)
                                      f"output means: LayerNorm {readout(float(ln.mean()) + 0.0)}, "
                                      f"RMSNorm {readout(float(rms.mean()))}")
 
-    return Panel(fig, controls, update, rows=[["token"], ["shift", "gain"]], kind="norm-comparison")
+    return Panel(fig, controls, update, rows=[["token"], ["shift", "gain"]], kind="norm-comparison",
+                 bank="shift")
