@@ -14,6 +14,9 @@ preprocessors, after :mod:`autograder.grading.feedback` (hidden tests stripped, 
   plots by plotly.js, both loaded from files written beside the feedback page (nbgrader writes
   ``resources["outputs"]`` into the feedback folder), only when the page needs them. Nothing is
   fetched from the network; each page links the asset instead of embedding 4.8 MB of plotly.js.
+  With ``OfflineAssets.standalone`` (``grade --standalone-feedback``) the assets are embedded in the
+  page instead: nbgrader's exchange (``release_feedback``/``fetch_feedback``, the JupyterHub route)
+  hands learners the ``.html`` file alone, so linked assets would not reach them.
 
 Threat model: the page is shown to the learner whose notebook it renders, so it may show their own
 code and messages; it must not show hidden tests (stripped before this runs) or paths and code of
@@ -39,6 +42,7 @@ MATHJAX = "mathjax-tex-svg.js"   # MathJax 3.2 tex-svg, from the PyPI package sp
 PLOTLY = "plotly.min.js"         # from the plotly package
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MATH = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\begin\{")
+PLOTLY_TAG = re.compile(r'<script[^>]*\bsrc="' + re.escape(PLOTLY) + r'"[^>]*>\s*</script>')
 PASS_MARKS = ("\u2705", "\u2714\ufe0f", "\u2714", "\u2713")
 SKIP_MARKS = ("\u23ed\ufe0f", "\u23ed")
 
@@ -115,6 +119,8 @@ class OfflineAssets(Preprocessor):
     feedback holds one copy on disk while each folder stays complete on its own (a learner can be sent
     the folder as it is). Elsewhere, or where links fail, the file is written as an ordinary copy."""
     enabled = Bool(True).tag(config=True)
+    standalone = Bool(False, help="embed MathJax and plotly.js in the page (2-7 MB a page) instead of writing "
+                      "them beside it: for nbgrader's exchange, which hands learners the .html alone").tag(config=True)
 
     def _feedback_folder(self, resources) -> Path | None:
         converter = getattr(self.parent, "parent", None)  # exporter -> nbgrader's GenerateFeedback
@@ -156,7 +162,25 @@ class OfflineAssets(Preprocessor):
             needed.append(MATHJAX)
         if f'src="{PLOTLY}"' in outputs_html:
             needed.append(PLOTLY)
+        if self.standalone:
+            return self._embed(nb, page, needed), resources
         for name in needed:
             if not self._link(name, resources):
                 files[name] = asset(name)
         return nb, resources
+
+    def _embed(self, nb, page: dict, needed: list[str]):
+        """The page carries its assets: MathJax in the head (the template), plotly.js in place of the
+        first plot's link (the plots' own code runs after it, in page order)."""
+        if MATHJAX in needed:
+            del page["mathjax"]
+            page["mathjax_inline"] = asset(MATHJAX).decode("utf-8")
+        if PLOTLY in needed:
+            inline = "<script>" + asset(PLOTLY).decode("utf-8") + "</script>"
+            for cell in nb.cells:
+                for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                    data = out.get("data", {})
+                    if "text/html" in data and PLOTLY_TAG.search(str(data["text/html"])):
+                        data["text/html"] = PLOTLY_TAG.sub(lambda m: inline, str(data["text/html"]), count=1)
+                        inline = ""  # once per page; later plots find window.Plotly
+        return nb

@@ -49,6 +49,7 @@ class Options:
     to: Path | None = None
     sandbox: bool = True
     feedback: bool = True
+    standalone_feedback: bool = False   # embed MathJax/plotly.js in each page (nbgrader's exchange)
     name_regexp: str | None = None
     progress: bool = True
     extra_config: dict = field(default_factory=dict)
@@ -64,6 +65,8 @@ class Options:
         for key in ("cpu_seconds", "memory_mb", "processes"):
             if getattr(self, key) is not None:
                 cfg["Sandbox"][key] = getattr(self, key)
+        if self.standalone_feedback:
+            cfg["OfflineAssets"] = {"standalone": True}
         for section, values in self.extra_config.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
@@ -236,6 +239,9 @@ def add_arguments(p) -> None:
                    help=f"nbgrader course root, where gradebook and submissions live (default {defaults.root})")
     p.add_argument("--no-sandbox", dest="sandbox", action="store_false", help="run student code unsandboxed (trusted code only)")
     p.add_argument("--no-feedback", dest="feedback", action="store_false")
+    p.add_argument("--standalone-feedback", action="store_true",
+                   help="embed MathJax and plotly.js in each feedback page (2-7 MB a page) so the .html works alone: "
+                        "for nbgrader release_feedback (JupyterHub), which hands learners only the .html")
     p.add_argument("--name-regexp", help="nbgrader FileNameCollectorPlugin.named_regexp for --from")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     engines.add_arguments(p)

@@ -5,7 +5,9 @@ grading command (`python -m autograder grade`: the real nbgrader, sandboxed), th
 page is opened as a file. Every request other than the page's own files is aborted and fails the
 test. Checks: formulas typeset by MathJax (its nodes present, no raw `$$` left), no message wider
 than its box, no console error, the failure shows the learner's message without frames or paths of
-the grader's machine, and the pass mark is drawn (not a glyph a font may lack).
+the grader's machine, and the pass mark is drawn (not a glyph a font may lack). A standalone page
+(``grade --standalone-feedback``, for nbgrader's exchange, which hands learners the .html alone) is
+opened from a folder that holds nothing else, and its formulas are typeset all the same.
 """
 from __future__ import annotations
 
@@ -47,6 +49,24 @@ def feedback():
     remove(base)
 
 
+def standalone_page(pages: dict, student: str) -> Path:
+    """The student's feedback rendered again with ``OfflineAssets.standalone`` (what ``grade
+    --standalone-feedback`` sets), copied alone into an empty folder as fetch_feedback leaves it."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    root = pages[student].parents[3]
+    cfg = Course(root).config({"OfflineAssets": {"standalone": True},
+                               "CourseDirectory": {"feedback_directory": "feedback-standalone"}})
+    out = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg).generate_feedback(A, student, force=True)
+    assert out["success"], out.get("error") or out.get("log")
+    page = root / "feedback-standalone" / student / A / f"{A}.html"
+    assert sorted(p.name for p in page.parent.iterdir()) == [page.name], "a standalone page needs no file beside it"
+    alone = root.parent / "fetched" / f"{A}.html"
+    alone.parent.mkdir()
+    alone.write_bytes(page.read_bytes())
+    return alone
+
+
 def open_offline(context, path: Path):
     """Open a page from disk; every request that leaves its folder is recorded and aborted."""
     page = context.new_page()
@@ -67,12 +87,16 @@ def open_offline(context, path: Path):
     return page, errors, outside
 
 
-@pytest.mark.parametrize("student", ["right", "wrong"])
+@pytest.mark.parametrize("student", ["right", "wrong", "standalone"])
 def test_feedback_page_offline(feedback, context, student):
     pages, mistake = feedback
-    path = pages[student]
-    assert (path.parent / MATHJAX).is_file(), "the MathJax asset is written beside the page"
-    assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes"
+    if student == "standalone":
+        path = standalone_page(pages, "wrong")
+        assert f'src="{MATHJAX}"' not in path.read_text(), "the standalone page still links MathJax"
+    else:
+        path = pages[student]
+        assert (path.parent / MATHJAX).is_file(), "the MathJax asset is written beside the page"
+        assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes"
     context.set_default_timeout(60_000)
     page, errors, outside = open_offline(context, path)
     try:
@@ -91,7 +115,7 @@ def test_feedback_page_offline(feedback, context, student):
         for leak in (str(REPO_ROOT), "site-packages", "coursekit/checks", "BEGIN HIDDEN", "record_outputs"):
             assert leak not in body, f"the page shows {leak!r}"
         assert "\u2705" not in body and "\u23ed" not in body, "an emoji mark that Debian's fonts lack"
-        if student == "wrong":
+        if student in ("wrong", "standalone"):
             assert mistake.label in body, "the verdict names the mistake"
             assert "File " not in body, "a traceback frame outside the learner's cells"
         else:

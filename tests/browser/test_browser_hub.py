@@ -306,12 +306,16 @@ class Learner:
         return f"{self.hub.base}/user/{owner}/files/{path.relative_to(pwd.getpwnam(owner).pw_dir).as_posix()}"
 
     def score_heading(self, page_path: Path) -> str:
-        """Open one's own feedback page in JupyterLab's file view; the heading with the score."""
+        """Open one's own feedback page through the hub; the heading with the score, once MathJax
+        (which the page carries itself) has typeset its formulas."""
         page = self.context.new_page()
         try:
             response = page.goto(self.files_url(self.name, page_path), wait_until="domcontentloaded")
             assert response.status == 200, f"{self.name}: HTTP {response.status} on their own feedback page"
-            return page.locator("h4", has_text="Score:").first.inner_text()
+            heading = page.locator("h4", has_text="Score:").first.inner_text()
+            page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0"
+                                   " && !document.querySelector('mjx-container mjx-merror')", timeout=60_000)
+            return heading
         finally:
             page.close()
 
@@ -397,8 +401,10 @@ def test_class_on_jupyterhub(chromium):
         # when it starts as root, and the kernels need the interpreter the learners' servers cannot reach.
         run([python, "-m", "nbgrader", "collect", A], **teach)
         assert sorted(course.submissions(A)) == sorted([right, wrong])
+        # --standalone-feedback: release_feedback hands learners the .html alone, so the page carries
+        # MathJax itself (checked in step 6: the formulas are typeset in the learner's browser).
         run([sys.executable, "-m", "autograder", "grade", A, "--course-dir", course.root, "--workers", "2",
-             "--quiet"], env=config_env, cwd=course.root)
+             "--standalone-feedback", "--quiet"], env=config_env, cwd=course.root)
         with open(course.root / "exports" / f"{A}-grades.csv") as f:
             rows = {r["student_id"]: r for r in csv.DictReader(f)}
         assert rows[right]["status"] == rows[wrong]["status"] == "GRADED", {
