@@ -19,7 +19,6 @@ record. Run: ``.venv/bin/python -m bench latency`` (about 3 minutes).
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path

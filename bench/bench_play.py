@@ -16,12 +16,10 @@ button, and the driven slider's latency (30 moves, as ``bench widgets`` times th
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from bench.bench_widgets import MOVES, _load, _stats, browser_harness, measure
+from bench.bench_widgets import MOVES, _load, _stats, browser_harness, browser_session, measure
 
 TARGET_FPS = 30.0
 PLAYS = 3
@@ -70,7 +68,6 @@ def _print(row) -> None:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
 
     H = browser_harness()
     if H is None:
@@ -79,26 +76,18 @@ def main() -> None:
     notebooks = [p for p in H.widget_notebooks() if any(o in str(p) for o in only)]
     print(f"Play pressed {PLAYS} times per button from its first frame; frames per second drawn in the page; "
           f"the slider it drives moved {MOVES} times (ms keydown -> painted)", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        root.mkdir()
-        served = H.stage(notebooks, root)
-        with H.JupyterServer(root) as server, sync_playwright() as pw:
-            browser = H.launch_chromium(pw)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            for path in notebooks:
-                nb = H.NotebookPage(context.new_page(), server, served[path], workspace=f"bench-play-{path.stem}")
-                try:
-                    ran = nb.run_all(timeout_s=900)
-                    panels = nb.kernel_panels()
-                    print(f"{path.stem}: ran all cells in {ran:.1f} s; load average {_load()}", flush=True)
-                    for p in panels:
-                        nb.wait_rendered(p["model_id"], p["kind"])
-                    measure_plays(nb, panels, plays=PLAYS, latency=True)
-                finally:
-                    nb.close()
-            context.close()
-            browser.close()
+    with browser_session(H, notebooks) as (server, context, served):
+        for path in notebooks:
+            nb = H.NotebookPage(context.new_page(), server, served[path], workspace=f"bench-play-{path.stem}")
+            try:
+                ran = nb.run_all(timeout_s=900)
+                panels = nb.kernel_panels()
+                print(f"{path.stem}: ran all cells in {ran:.1f} s; load average {_load()}", flush=True)
+                for p in panels:
+                    nb.wait_rendered(p["model_id"], p["kind"])
+                measure_plays(nb, panels, plays=PLAYS, latency=True)
+            finally:
+                nb.close()
     print(f"load average at the end {_load()} ({os.cpu_count()} CPUs)", flush=True)
 
 

@@ -30,6 +30,7 @@ minutes), or ``.venv/bin/python -m bench widgets --quick`` (5 naive moves); ``BE
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -56,6 +57,25 @@ def browser_harness():
         print(f"cannot measure: {problem}")
         return None
     return H
+
+
+@contextlib.contextmanager
+def browser_session(H, notebooks: list[Path]):
+    """A JupyterLab serving copies of ``notebooks`` and a Chromium context on it:
+    yields (server, context, served), where served maps each notebook to its path on the server."""
+    from playwright.sync_api import sync_playwright
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        served = H.stage(notebooks, root)
+        with H.JupyterServer(root) as server, sync_playwright() as pw:
+            browser = H.launch_chromium(pw)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            try:
+                yield server, context, served
+            finally:
+                context.close()
+                browser.close()
 
 
 def _stats(ms: list[float]) -> tuple[float, float]:
@@ -324,8 +344,6 @@ def _print_row(row) -> None:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     H = browser_harness()
     if H is None:
         return
@@ -338,17 +356,9 @@ def main() -> None:
           "floor = a Panel whose update is only a kernel round trip; naive = a new FigureWidget per move")
     print(f"  {'widget':<22}{'control':<12}{'median':>8}{'p95':>8}  {'floor':>7}  {'naive':>8}{'p95':>8}  {'ratio':>7}",
           flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        root.mkdir()
-        served = H.stage(notebooks, root)
-        with H.JupyterServer(root) as server, sync_playwright() as pw:
-            browser = H.launch_chromium(pw)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            for path in notebooks:
-                _bench_notebook(H, server, context, served[path], path.stem, rows)
-            context.close()
-            browser.close()
+    with browser_session(H, notebooks) as (server, context, served):
+        for path in notebooks:
+            _bench_notebook(H, server, context, served[path], path.stem, rows)
     print("\n| notebook | widget | control | median ms | p95 ms | median/floor | naive/ours | targets |")
     print("|---|---|---|---|---|---|---|---|")
     for name, kind, control, shipped, naive, floor in rows:
