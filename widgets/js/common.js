@@ -115,6 +115,7 @@ async function drive(model, el, setup) {
     for (const c of Object.values(controls)) c.off(null, null, ctx);
     figure.off(null, null, ctx);
     model.off(null, null, ctx);
+    if (ctx.restore) ctx.restore();  // what the setup changed on shared models (frames.js: set_state)
     DRIVERS.delete(uid);
     try { model.set("driving", false); model.save_changes(); } catch (e) { /* kernel gone */ }
   };

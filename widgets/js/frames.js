@@ -69,21 +69,46 @@ export default {
         shown = new Map();
         setTimeout(draw, 0);  // after the figure's view has applied the kernel's update
       }, ctx);
-      const paint = () => {
-        const v = values();
+      const find = (v) => {  // the bank and row holding the frame for control values v, or null
         // frame k holds index value index_min + k * index_step (an integer index: 0 + k * 1)
         const pos = (v[model.get("index")] - model.get("index_min")) / model.get("index_step");
         const k = Math.round(pos);
-        if (!(Math.abs(pos - k) < 1e-6)) return;
-        let bank = null, r = -1;
+        if (!(Math.abs(pos - k) < 1e-6)) return null;
         for (const b of banks) {
           if (!Object.entries(b.get("match")).every(([n, want]) => v[n] === want)) continue;
           const row = rowsOf(b).get(k);
           if (row === undefined || !new Uint8Array(b.get("valid").buffer, b.get("valid").byteOffset)[row]) continue;
-          bank = b; r = row;
-          break;
+          return [b, row];
         }
-        if (!bank) return;  // not shipped yet (drawn when it arrives, if still wanted), or the kernel's
+        return null;
+      };
+      // A kernel update computed for an older state than the controls show (a backlog behind a fast
+      // drag of an unbanked control) would flash that older frame over the banked one the page has
+      // drawn for the current state. When the page holds the current state's frame, such an update
+      // loses what a bank carries (trace x, y, z, the title and the recorded state) and keeps the
+      // rest (which a bank never varies); the kernel's update for the current state draws as usual.
+      const setState = figure.set_state;
+      const same = (a, b) => typeof a === "number" && typeof b === "number" ? Math.abs(a - b) < 1e-9 : a === b;
+      figure.set_state = function (update, ...rest) {
+        const u = update && update._py2js_update, meta = u && u.layout_data && u.layout_data.meta;
+        const v = values(), now = state(v);
+        if (applying || !meta || !meta.state || Object.keys(now).every((n) => same(meta.state[n], now[n]))
+            || !find(v)) {
+          return setState.call(this, update, ...rest);
+        }
+        const style = Object.fromEntries(Object.entries(u.style_data || {}).filter(([a]) => !["x", "y", "z"].includes(a)));
+        const layout = Object.fromEntries(Object.entries(u.layout_data || {}).filter(
+          ([a]) => !(a === "meta" || a === "title" || a.startsWith("title."))));
+        const kept = Object.keys(style).length || Object.keys(layout).length
+          ? {...update, _py2js_update: {...u, style_data: style, layout_data: layout}} : (({_py2js_update, ...o}) => o)(update);
+        return setState.call(this, kept, ...rest);
+      };
+      ctx.restore = () => { figure.set_state = setState; };
+      const paint = () => {
+        const v = values();
+        const found = find(v);
+        if (!found) return;  // not shipped yet (drawn when it arrives, if still wanted), or the kernel's
+        const [bank, r] = found;
         const cols = bank.get("cols"), traces = bank.get("traces");
         // a trace the same as drawn last from this bank is left out (3-D and WebGL traces rebuild
         // their buffers on every update)
