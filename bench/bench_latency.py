@@ -223,7 +223,7 @@ def main() -> None:
                 page.wait_for_function("(id) => document.querySelector(`.course-widget-id--${id} .gtitle`)",
                                        arg=mid, timeout=120_000)
             time.sleep(2)
-            rows, results = [], {}
+            results = {}
             print(f"\n{'widget':<18}{'control':<10}{'build':<9}{'moves':>6}{'median ms':>11}{'p95 ms':>9}", flush=True)
             for widget, (control, sign, needle) in PRIMARY.items():
                 for build in ("browser", "kernel", "naive"):
