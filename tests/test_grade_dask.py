@@ -138,9 +138,23 @@ def executing(dask_worker) -> list:
     return list(dask_worker.state.executing)
 
 
+def slow_down(root: Path, seconds: int) -> None:
+    """Make every submission's first answer cell sleep: a job then runs for at least ``seconds``,
+    so the worker is killed while it grades, however fast the machine (an idle machine graded 01 so
+    quickly that a fixed pause after seeing a job start found it already finished). Scores do not change."""
+    import nbformat
+    from autograder.submissions import solution_cells
+    for path in sorted((root / "submitted").glob(f"*/{A}/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        first = next(iter(solution_cells(nb).values()))
+        first.source = f"import time\ntime.sleep({seconds})  # slow on purpose: the test kills a worker mid-run\n" + first.source
+        nbformat.write(nb, path)
+
+
 def test_a_killed_dask_worker_loses_nothing(template, postgres, cluster, local_outcome):
     lc, client = cluster
     root = copy_of(template, "dask-killed-")
+    slow_down(root, seconds=12)
     proc = subprocess.Popen(grade_cli(root, "--engine", "dask", "--scheduler", lc.scheduler_address,
                                       "--db", postgres["killed"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -150,7 +164,7 @@ def test_a_killed_dask_worker_loses_nothing(template, postgres, cluster, local_o
         while killed is None and proc.poll() is None and time.monotonic() < deadline:
             busy = [addr for addr, keys in client.run(executing).items() if keys]
             if busy:
-                time.sleep(3)   # well into autograde: the kernel runs the student's cells
+                time.sleep(3)   # well into autograde: the kernel runs the student's cells (they sleep 12 s)
                 if client.run(executing, workers=busy[:1]).get(busy[0]):
                     pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
                     os.kill(pid, signal.SIGKILL)
