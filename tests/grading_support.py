@@ -1,6 +1,7 @@
 """Helpers shared by the grading tests (tests/test_grade_*.py)."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -37,6 +38,31 @@ def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+# ------------------------------------------------------------------ one nbgrader release per assignment
+_released: dict[str, Path] = {}
+
+
+def released(assignment: str) -> Path:
+    """The root of a scratch course where real nbgrader generated ``assignment`` (``Course.scratch``),
+    made once per test session and never graded in: the grading tests copy it (:func:`scratch_copy`),
+    tests/test_release_sync.py compares its release with course/. Removed when the session ends."""
+    from autograder.course import Course
+    if assignment not in _released:
+        root = outside_tmp(f"released-{assignment}-")
+        atexit.register(remove, root)
+        Course.scratch(root, [assignment])
+        _released[assignment] = root
+    return _released[assignment]
+
+
+def scratch_copy(root: Path, assignment: str):
+    """``Course.scratch(root, [assignment])`` without running nbgrader generate_assignment again: a
+    copy of :func:`released` (its source/, release/ and gradebook), configured for ``root``."""
+    from autograder.course import Course
+    shutil.copytree(released(assignment), root, dirs_exist_ok=True)
+    return Course(root)  # rewrites the copied nbgrader_config.py for this root
+
+
 # ------------------------------------------------------------------ one graded course per assignment
 # tests/test_grading.py and tests/test_grade_cascade.py read the same graded course (the session
 # fixture ``graded_course`` in tests/conftest.py): one course build and one nbgrader run per assignment.
@@ -60,8 +86,9 @@ def mistake_bundles(assignment: str) -> list[list]:
 
 
 def grade_course(assignment: str, root: Path) -> tuple:
-    """Release ``assignment`` in a scratch course at ``root``, submit, autograde (real nbgrader, two
-    students at a time: the machine has two cores), generate feedback, export.
+    """Release ``assignment`` in a scratch course at ``root`` (a copy of :func:`released`), submit,
+    autograde (real nbgrader CLI: two ``nbgrader autograde`` runs at a time, the machine has two cores,
+    each grading half of the students), generate feedback, export.
 
     Students: ``full`` (the reference), ``untouched`` (the release as is), ``mistakes-<i>`` (the
     showcase mistakes, :func:`mistake_bundles`), ``cascade-probe`` (tests/test_grade_cascade.py)
@@ -72,10 +99,9 @@ def grade_course(assignment: str, root: Path) -> tuple:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.course import Course
     from autograder.submissions import filled
 
-    course = Course.scratch(root, [assignment])
+    course = scratch_copy(root, assignment)
     notebooks = course.release_notebooks(assignment)
     pts = points(assignment)
     expected = {}
@@ -94,8 +120,14 @@ def grade_course(assignment: str, root: Path) -> tuple:
     if assignment == "02_ddpm":
         submit("cascade-swapped", {"q_sample"}, SWAPPED_FEEDBACK,
                overrides={"q_sample": SWAPPED_Q_SAMPLE, "ddpm_loss": LOSS_THROUGH_Q_SAMPLE})
+    students = list(expected)
+    lanes = [students[0::2], students[1::2]]   # one nbgrader start per lane, not one per student
+
+    def autograde(lane):
+        others = ",".join(s for s in students if s not in lane)
+        course.nbgrader("autograde", assignment, f"--CourseDirectory.student_id_exclude={others}", "--force")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda s: course.nbgrader("autograde", assignment, f"--student={s}", "--force"), expected))
+        list(pool.map(autograde, lanes))
     course.nbgrader("generate_feedback", assignment, "--force")
     cells = {}
     with course.gradebook() as gb:

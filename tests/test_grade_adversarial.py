@@ -21,8 +21,7 @@ import nbformat
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.course import Course
-from grading_support import outside_tmp, remove, require_sandbox
+from grading_support import outside_tmp, remove, require_sandbox, scratch_copy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from adversarial.corpus import (ASSIGNMENT, FAILED, GRADED, KINDS, MARKERS, Context, controls,  # noqa: E402
@@ -38,7 +37,7 @@ def graded():
     from autograder.grading.command import Options, grade, summary_table
     base = outside_tmp("adversarial-")
     root = base / "course"
-    course = Course.scratch(root, [A])
+    course = scratch_copy(root, A)
     release = course.release_notebooks(A)[0]
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -30,9 +30,8 @@ import nbformat
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
-from grading_support import require_sandbox
+from grading_support import require_sandbox, scratch_copy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from adversarial.corpus import trimmed  # noqa: E402
@@ -102,7 +101,7 @@ def runs(tmp_path_factory):
     require_sandbox()
     base = tmp_path_factory.mktemp("grade-command")
     root = base / "course"
-    course = Course.scratch(root, [A])
+    course = scratch_copy(root, A)
     release = course.release_notebooks(A)[0]
     showcase = next(m for m in mistakes_of(A) if m.showcase)
     subs = {
@@ -141,7 +140,9 @@ def runs(tmp_path_factory):
     first.communicate()
     out["before"] = {p.stem: json.loads(p.read_text()) for p in ledger.glob("*.json")}
     out["orphans"] = workers
-    time.sleep(3)
+    gone = time.monotonic() + 3   # they must be gone within 3 s
+    while any(alive(w) for w in workers) and time.monotonic() < gone:
+        time.sleep(0.1)
     out["orphans_alive"] = [w for w in workers if alive(w)]
 
     # 2. resume, 3. again (nothing to do)

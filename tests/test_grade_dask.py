@@ -32,7 +32,7 @@ import pytest
 
 from autograder.course import Course
 from autograder.submissions import filled, mistakes_of
-from grading_support import outside_tmp, remove, require_sandbox
+from grading_support import outside_tmp, remove, require_sandbox, scratch_copy
 
 pytestmark = pytest.mark.slow
 A = "01_variational_inference"
@@ -71,7 +71,7 @@ def template():
     """A scratch course with two submissions: one filled with the reference, one with a mistake."""
     require_sandbox()
     root = outside_tmp("dask-template-")
-    course = Course.scratch(root, [A])
+    course = scratch_copy(root, A)
     notebooks = course.release_notebooks(A)
     mistake = next(m for m in mistakes_of(A) if m.showcase)
     for student, overrides in (("ada", None), ("ben", {mistake.function: mistake.source()})):

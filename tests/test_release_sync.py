@@ -18,6 +18,7 @@ from autograder.build import assignments, build, graded_functions, graded_of, re
 from autograder.course import Course
 from coursekit.checks.judge import describe_mismatch
 from coursekit.registry import get
+from grading_support import released
 
 ASSIGNMENTS = assignments()
 
@@ -58,13 +59,14 @@ def test_solution_cells_are_the_reference_source(assignment):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_student_notebooks_are_nbgraders_release(assignment, tmp_path):
-    course = Course.scratch(tmp_path, [assignment])
-    released = course.release_notebooks(assignment)
-    assert released
+def test_student_notebooks_are_nbgraders_release(assignment):
+    """The session's one ``nbgrader generate_assignment`` run per assignment (tests/grading_support.py
+    ``released``: the grading tests grade copies of the same release) gives exactly course/."""
+    notebooks = Course(released(assignment)).release_notebooks(assignment)
+    assert notebooks
     committed = sorted((STUDENT_COURSE / assignment).glob("*.ipynb"))
-    assert [p.name for p in committed] == [p.name for p in released]
-    for fresh, stored in zip(released, committed):
+    assert [p.name for p in committed] == [p.name for p in notebooks]
+    for fresh, stored in zip(notebooks, committed):
         assert notebook_json(fresh) == notebook_json(stored), f"{stored} is stale: run `make release`"
 
 
