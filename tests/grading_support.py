@@ -88,7 +88,7 @@ def mistake_bundles(assignment: str) -> list[list]:
 def grade_course(assignment: str, root: Path) -> tuple:
     """Release ``assignment`` in a scratch course at ``root`` (a copy of :func:`released`), submit,
     autograde (real nbgrader CLI: two ``nbgrader autograde`` runs at a time, the machine has two cores,
-    each grading half of the students), generate feedback, export.
+    each grading half of the students), generate feedback and export (at the same time).
 
     Students: ``full`` (the reference), ``untouched`` (the release as is), ``mistakes-<i>`` (the
     showcase mistakes, :func:`mistake_bundles`), ``cascade-probe`` (tests/test_grade_cascade.py)
@@ -128,14 +128,16 @@ def grade_course(assignment: str, root: Path) -> tuple:
         course.nbgrader("autograde", assignment, f"--CourseDirectory.student_id_exclude={others}", "--force")
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(autograde, lanes))
-    course.nbgrader("generate_feedback", assignment, "--force")
+        feedback = pool.submit(course.nbgrader, "generate_feedback", assignment, "--force")
+        grades = course.grades()   # nbgrader export, while generate_feedback runs
+        feedback.result()
     cells = {}
     with course.gradebook() as gb:
         for sub in gb.assignment_submissions(assignment):
             for nb in sub.notebooks:
                 for g in nb.grades:
                     cells[(sub.student.id, g.name)] = g.auto_score
-    return assignment, course, expected, course.grades(), cells
+    return assignment, course, expected, grades, cells
 
 
 # ------------------------------------------------------------------ the cascade probe (test_grade_cascade.py)
