@@ -15,18 +15,25 @@ when that test will run a notebook in this session (it was selected and Chromium
 plain execution of that notebook is skipped with a reason that names the test which covers it.
 Run alone (``pytest tests/test_notebooks.py``), without Chromium, or with ``-m 'not browser'``,
 test_notebooks.py executes every notebook itself.
+
+``--browser-shard K/N`` (tests/browser_shards.py): this run keeps only its part of the selected tests;
+`make test` runs the browser phase as two such runs at once. Which notebooks the browser covers is
+decided on the whole selection first, so a notebook that either shard runs in the browser is
+executed by neither shard's test_notebooks.py.
 """
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
+import browser_shards
 from autograder.build import assignments
 
-COVERED = ("executed by tests/browser/test_browser_widgets.py in this session (Run All in JupyterLab; "
-           "it fails on any error output)")
+COVERED = ("executed by tests/browser/test_browser_widgets.py in this session or its other browser shard "
+           "(Run All in JupyterLab; it fails on any error output)")
 
 
 class _XdistGroups:
@@ -47,12 +54,39 @@ class _XdistGroups:
                 item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).name))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--browser-shard", default=None, metavar="K/N",
+                     help="run only part K of N of the selected tests (tests/browser_shards.py); "
+                          "`make test` runs the browser phase as shards 1/2 and 2/2 at once")
+
+
 def pytest_configure(config):
     config.pluginmanager.register(_XdistGroups(), "course-xdist-groups")
+    shard = config.getoption("browser_shard")
+    if shard:
+        try:
+            config.browser_shard = browser_shards.parse(shard)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+        # A shard `make` starts in the background has Ctrl-C ignored (sh does that to `&` jobs):
+        # take it back, so Ctrl-C stops it and its fixtures stop their servers and browser.
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m deselection: only the tests that will really run count
 def pytest_collection_modifyitems(config, items):
+    _skip_notebooks_the_browser_runs(items)
+    shard = getattr(config, "browser_shard", None)
+    if shard:
+        k, n = shard
+        skipped = {item.nodeid for item in items if item.get_closest_marker("skip")}
+        mine = set(browser_shards.partition([item.nodeid for item in items], n, free=skipped)[k - 1])
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in mine])
+        items[:] = [item for item in items if item.nodeid in mine]
+
+
+def _skip_notebooks_the_browser_runs(items):
     harness = sys.modules.get("browser_harness")  # imported by tests/browser/conftest.py when collected
     if harness is None or harness.browser_problem():
         return

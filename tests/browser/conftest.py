@@ -93,7 +93,8 @@ def validation(served, chromium):
 
 @pytest.fixture(scope="session")
 def pool(request, lab, served, chromium):
-    """The widget notebooks, each opened and run in its own tab, one ahead of the test driving them."""
+    """The widget notebooks this run (or shard) tests, each opened and run in its own tab, ahead of the
+    test driving them (browser_harness.NotebookPool)."""
     if any("test_validate_button" in item.nodeid for item in request.session.items):
         request.getfixturevalue("validation")  # start it now; its test reads the result at the end
     _, paths = served
@@ -102,7 +103,10 @@ def pool(request, lab, served, chromium):
     order = [item.callspec.params["notebook"] for item in request.session.items
              if hasattr(item, "callspec") and "notebook" in item.callspec.params
              and item.originalname == "test_widgets_in_jupyterlab"]
-    pool = H.NotebookPool(lab, ctx, paths, order)
+    # Two shards at once (`make test`): each opens one notebook ahead, not two, so the pools run four
+    # notebooks at most between them, as one process with BROWSER_TESTS_AHEAD=2 runs three.
+    ahead = 1 if getattr(request.config, "browser_shard", (1, 1))[1] > 1 and "BROWSER_TESTS_AHEAD" not in os.environ else None
+    pool = H.NotebookPool(lab, ctx, paths, order, ahead=ahead)
     pool.prefetch()
     try:
         yield pool
@@ -124,7 +128,10 @@ def context(chromium):
 def _start_early(request):
     """Start the widget notebooks (and validation) before the first browser test of the session,
     whichever it is, so their cells run while, say, the Voilà test waits on its dashboard."""
-    if any(getattr(item, "originalname", "") == "test_widgets_in_jupyterlab" and Path(str(item.fspath)).parent == HERE
-           for item in request.session.items) and not H.browser_problem():
-        request.getfixturevalue("pool")
+    names = {getattr(item, "originalname", "") for item in request.session.items if Path(str(item.fspath)).parent == HERE}
+    if not H.browser_problem():
+        if "test_widgets_in_jupyterlab" in names:
+            request.getfixturevalue("pool")
+        elif "test_validate_button_passes" in names:  # a shard without widget tests
+            request.getfixturevalue("validation")
     yield
