@@ -8,9 +8,10 @@ the kernel's first draw never reached the page and the plot stayed empty (issue 
 ``ddpm_explorer`` browser test).
 
 :class:`Figure` is the same FigureWidget (same Python API, same page-side plotly code) with a small
-module of its own, ``js/figure.js``: it loads in milliseconds, imports plotly's bundle once per
-page for every figure, keeps the kernel's updates until plotly's model is started, and shows a
-message in the cell output until the plot is drawn (and what to do if it cannot be). And it opens
+module of its own, ``js/figure.js`` (after ``js/common.js``): it loads in milliseconds, imports
+plotly's bundle once per page for every figure, keeps the kernel's updates until plotly's model is
+started, takes them after anywidget's 2 s too (``tolerateSlowStart``), and shows a message in the
+cell output until the plot is drawn (and what to do if it cannot be). And it opens
 only when first referred to, after the Panel's first draw, so that draw travels in the widget's
 first state, not in messages a late model would drop.
 """
@@ -18,15 +19,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
 import traitlets as T
 
-from ._hooks import OpenOnFirstUse
+from ._hooks import OpenOnFirstUse, esm
 
-JS = Path(__file__).with_name("js")
 _BUNDLE = str(go.FigureWidget._esm)  # plotly's widget bundle (anywidget read it from plotly's package data)
 
 
@@ -36,7 +35,7 @@ class Figure(OpenOnFirstUse, go.FigureWidget):
     It opens when first referred to (a Panel shows it, after drawing it), so the page gets the
     drawn figure in one piece."""
 
-    _esm = JS / "figure.js"
+    _esm = esm("figure.js")  # js/common.js, then js/figure.js (it calls common.js's tolerateSlowStart)
     _bundle = T.Unicode(_BUNDLE).tag(sync=True)
     _bundle_key = T.Unicode(f"plotly-{plotly.__version__}-{len(_BUNDLE)}").tag(sync=True)
 

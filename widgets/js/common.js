@@ -49,23 +49,42 @@ async function modelOf(model, ref) {
   return await model.widget_manager.get_model(String(ref).replace(/^IPY_MODEL_/, ""));
 }
 
+const REHOOKED = new WeakSet();  // widget managers whose models' comms tolerateSlowStart hooked again
+
 function tolerateSlowStart(raw) {
   // anywidget gives a model 2 s to load its module; after that its `ready` promise rejects and
   // anywidget drops every message the kernel sends to the model (each one awaits `ready` first).
-  // On a busy machine that leaves a companion without its banks. Patched once per page on
-  // anywidget's model class: a message that waited for a model that missed the 2 s is still
-  // applied to the model's state (the view reads the state when it renders).
+  // On a busy machine that leaves a companion without its banks, and a figure the kernel draws
+  // frozen at its first state. Patched once per page on anywidget's model class: a message that
+  // waited for a model that missed the 2 s is still applied to the model's state (the view reads
+  // the state when it renders; plotly's view redraws on the state's change events).
   const proto = raw && Object.getPrototypeOf(raw);
-  if (!proto || proto.__courseTolerant || typeof proto._handle_comm_msg !== "function") return;
-  const base = Object.getPrototypeOf(proto)._handle_comm_msg, own = proto._handle_comm_msg;
-  if (typeof base !== "function" || base === own) return;
-  proto.__courseTolerant = true;
-  proto._handle_comm_msg = function (...msg) {
-    return Promise.resolve(own.apply(this, msg)).catch((error) => {
-      if (!String(error && error.message || error).includes("[anywidget]")) throw error;
-      return base.apply(this, msg);
-    });
-  };
+  if (!proto || typeof proto._handle_comm_msg !== "function") return;
+  if (!proto.__courseTolerant) {
+    const base = Object.getPrototypeOf(proto)._handle_comm_msg, own = proto._handle_comm_msg;
+    if (typeof base !== "function" || base === own) return;
+    proto.__courseTolerant = true;
+    proto._handle_comm_msg = function (...msg) {
+      return Promise.resolve(own.apply(this, msg)).catch((error) => {
+        if (!String(error && error.message || error).includes("[anywidget]")) throw error;
+        return base.apply(this, msg);
+      });
+    };
+  }
+  // ipywidgets hooks a model's comm to `this._handle_comm_msg.bind(this)` when it builds the model,
+  // so a model built before this patch (every model of the page built before the course's first
+  // module ran: the first Panel's figure and companion) still has anywidget's own handler. Hook
+  // those comms again, once per widget manager (each notebook has its own).
+  const manager = raw.widget_manager;
+  if (!manager || REHOOKED.has(manager)) return;
+  REHOOKED.add(manager);
+  for (const found of Object.values(manager._models || {})) {
+    Promise.resolve(found).then((m) => {
+      if (m && m.comm && typeof m.comm.on_msg === "function" && Object.getPrototypeOf(m) === proto) {
+        m.comm.on_msg(m._handle_comm_msg.bind(m));
+      }
+    }, () => {});  // a model that failed to build takes no messages
+  }
 }
 
 async function figureOf(model) {

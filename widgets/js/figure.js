@@ -10,7 +10,8 @@
 // This module is small and its `initialize` returns at once. The bundle is imported once per page
 // (every figure shares it) and plotly's model is started when it has loaded; the kernel's updates
 // that arrive in the meantime are kept and handed to it in order. Until the plot is drawn its cell
-// output says so; if the bundle cannot load, the output says what to do.
+// output says so; if the bundle cannot load, the output says what to do. And a figure that missed the
+// 2 s still takes the kernel's later updates (tolerateSlowStart, common.js).
 
 const PY2JS = ["_py2js_addTraces", "_py2js_deleteTraces", "_py2js_moveTraces", "_py2js_restyle",
                "_py2js_relayout", "_py2js_update", "_py2js_animate", "_py2js_removeLayoutProps",
@@ -31,7 +32,8 @@ function bundle(model) {
 }
 
 function tolerateAnywidget(model) {
-  // tolerateSlowStart (common.js) on anywidget's model class, found through the widget manager.
+  // tolerateSlowStart (common.js, which this module starts with: widgets._hooks.esm) on anywidget's
+  // model class, found through the widget manager (`initialize` gets a proxy, not the model).
   const models = Object.values((model.widget_manager && model.widget_manager._models) || {});
   Promise.resolve().then(async () => {
     for (const found of models) {
