@@ -22,11 +22,16 @@ measured in the same run and the same page.
 Before measuring, the bench waits (up to a minute, and says how long) until no widget is still
 filling a frame bank, as a learner reading the widget before moving it would.
 
-Prints median and p95 per widget, the floor multiple, the naive twin's median and the
-naive/shipped ratio, and the targets (median <= 1.5x the floor, p95 <= 100 ms). Measures, asserts
-nothing. Run: ``.venv/bin/python -m bench widgets`` (30 naive moves per widget, about 15
-minutes), or ``.venv/bin/python -m bench widgets --quick`` (5 naive moves); ``BENCH_ONLY=02_ddpm,
-09_pi0`` picks notebooks by name.
+Load on a shared machine stretches every figure, so the bench also counts the CPU time the
+browser's processes (page, GPU, compositor) spend per move, which load does not stretch, and
+the same for the floor.
+
+Prints median and p95 per widget, the floor multiple, the browser CPU ms per move (and the
+floor's), the naive twin's median and the naive/shipped ratio, and the targets (median <= 1.5x
+the floor, p95 <= 100 ms). Measures, asserts nothing. Run: ``.venv/bin/python -m bench widgets``
+(30 naive moves per widget, about 15 minutes), or ``.venv/bin/python -m bench widgets --quick`` (5
+naive moves); ``--only 02_ddpm,flows_explorer`` (or ``BENCH_ONLY=...``) picks notebooks by name;
+``--trace`` prints every move's ms, in order.
 """
 from __future__ import annotations
 
@@ -81,6 +86,24 @@ def browser_session(H, notebooks: list[Path]):
 def _stats(ms: list[float]) -> tuple[float, float]:
     a = np.asarray(ms, dtype=np.float64)
     return float(np.median(a)), float(np.percentile(a, 95))
+
+
+def _browser_cpu_s() -> float:
+    """CPU seconds spent so far by the Chromium processes this bench started (page, GPU, the rest)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in proc.name():
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:  # a process that ended meanwhile
+            pass
+    return total
+
+
+CPU: dict[tuple[str, str], float] = {}   # (notebook, widget kind or "floor") -> browser CPU ms per move
 
 
 def _load() -> str:
@@ -205,17 +228,19 @@ def _primary(controls: dict) -> str | None:
 
 
 def measure(nb, panel_id: str, control: str, step: float | None, moves: int = MOVES, sign: int = +1,
-            needle: str | None = None) -> list[float]:
+            needle: str | None = None, cpu_key: tuple[str, str] | None = None) -> list[float]:
     """``moves`` key presses on one control, sweeping and turning at its limits; ms keydown -> painted.
 
     The plot counts as painted when its recorded state holds the new value, or, with ``needle``
-    (a format string of ``v``, e.g. ``"t = {v} /"``), when its title shows the needle."""
+    (a format string of ``v``, e.g. ``"t = {v} /"``), when its title shows the needle. With
+    ``cpu_key``, the browser's CPU ms per move goes to ``CPU[cpu_key]``."""
     page = nb.page
     root = f".course-widget-id--{panel_id}"
     kind = nb.dom_controls(panel_id)[control]["kind"]
     loc = page.locator(f"{root} .course-control--{control} {'.noUi-handle' if kind == 'slider' else 'select'}").first
     loc.scroll_into_view_if_needed()
     out = []
+    cpu0 = _browser_cpu_s()
     for _ in range(moves):
         info = nb.dom_controls(panel_id)[control]
         if kind == "dropdown":
@@ -239,6 +264,8 @@ def measure(nb, panel_id: str, control: str, step: float | None, moves: int = MO
         # let the kernel finish this move (it still computes every browser-drawn frame) before the next
         page.wait_for_function("() => window.__course.kernel().status === 'idle'", timeout=120_000)
         time.sleep(0.05)
+    if cpu_key is not None:
+        CPU[cpu_key] = 1000 * (_browser_cpu_s() - cpu0) / moves
     return out
 
 
@@ -295,7 +322,10 @@ def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> N
         shipped = {}
         for p, control, step in plan:
             try:
-                shipped[p["model_id"]] = _stats(measure(nb, p["model_id"], control, step))
+                ms = measure(nb, p["model_id"], control, step, cpu_key=(name, p["kind"]))
+                shipped[p["model_id"]] = _stats(ms)
+                if os.environ.get("BENCH_TRACE"):
+                    print(f"  {p['kind']} {control} moves (ms): {' '.join(f'{m:.0f}' for m in ms)}", flush=True)
             except TimeoutError as e:
                 print(f"  {p['kind']}: {e}", flush=True)
         from bench.bench_play import measure_plays  # Play buttons (the capstone's): frames per second drawn
@@ -305,7 +335,10 @@ def _bench_notebook(H, server, context, served: str, name: str, rows: list) -> N
                       "from bench.bench_widgets import show_floor\nshow_floor()")
         floor_id = next(p["model_id"] for p in nb.kernel_panels() if p["model_id"] not in known)
         nb.wait_rendered(floor_id, "floor")
-        floor = _stats(measure(nb, floor_id, "n", 1))
+        floor_ms = measure(nb, floor_id, "n", 1, cpu_key=(name, "floor"))
+        floor = _stats(floor_ms)
+        if os.environ.get("BENCH_TRACE"):
+            print(f"  floor moves (ms): {' '.join(f'{m:.0f}' for m in floor_ms)}", flush=True)
         print(f"  floor (kernel round trip): median {floor[0]:.1f} ms, p95 {floor[1]:.1f} ms", flush=True)
         _clear_outputs(nb)
         _run_cell(nb, f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
@@ -340,7 +373,13 @@ def _print_row(row) -> None:
     ratio = f"{naive[0] / shipped[0]:6.1f}x" if shipped and naive else f"{'n/a':>7}"
     multiple = f"{shipped[0] / floor[0]:6.2f}x" if shipped else f"{'n/a':>7}"
     print(f"  {kind:<22}{control:<12}{_fmt(shipped)}  {multiple}  {_fmt(naive)}  {ratio}  "
-          f"{'meets' if _meets(row) else 'MISSES'}", flush=True)
+          f"{'meets' if _meets(row) else 'MISSES'}  {_cpu(name, kind)}", flush=True)
+
+
+def _cpu(name: str, kind: str) -> str:
+    """Browser CPU ms per move of the widget / of the floor, measured in the same page."""
+    got, floor = CPU.get((name, kind)), CPU.get((name, "floor"))
+    return f"{got:.0f} / {floor:.0f}" if got is not None and floor is not None else "n/a"
 
 
 def main() -> None:
@@ -354,19 +393,22 @@ def main() -> None:
     rows: list = []
     print(f"{MOVES} key moves per widget ({NAIVE_MOVES} for its naive twin); ms from keydown to the painted state; "
           "floor = a Panel whose update is only a kernel round trip; naive = a new FigureWidget per move")
-    print(f"  {'widget':<22}{'control':<12}{'median':>8}{'p95':>8}  {'floor':>7}  {'naive':>8}{'p95':>8}  {'ratio':>7}",
+    print(f"  {'widget':<22}{'control':<12}{'median':>8}{'p95':>8}  {'floor':>7}  {'naive':>8}{'p95':>8}  {'ratio':>7}"
+          "           browser CPU ms/move (floor)",
           flush=True)
     with browser_session(H, notebooks) as (server, context, served):
         for path in notebooks:
             _bench_notebook(H, server, context, served[path], path.stem, rows)
-    print("\n| notebook | widget | control | median ms | p95 ms | median/floor | naive/ours | targets |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| notebook | widget | control | median ms | p95 ms | median/floor | naive/ours | targets "
+          "| browser CPU ms/move (floor) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, kind, control, shipped, naive, floor in rows:
         med, p95 = (f"{shipped[0]:.1f}", f"{shipped[1]:.1f}") if shipped else ("n/a", "n/a")
         multiple = f"{shipped[0] / floor[0]:.2f}x" if shipped else "n/a"
         ratio = f"{naive[0] / shipped[0]:.1f}x" if shipped and naive else "n/a"
         print(f"| {name} | {kind} | {control} | {med} | {p95} | {multiple} | {ratio} | "
-              f"{'meets' if _meets((name, kind, control, shipped, naive, floor)) else 'MISSES'} |")
+              f"{'meets' if _meets((name, kind, control, shipped, naive, floor)) else 'MISSES'} | "
+              f"{_cpu(name, kind)} |")
     meets = [r for r in rows if _meets(r)]
     print(f"\ntargets: median <= {TARGET_FLOOR_MULTIPLE}x the floor, p95 <= {TARGET_P95_MS:.0f} ms: "
           f"{len(meets)} of {len(rows)} widgets meet both")

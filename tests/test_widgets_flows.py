@@ -116,3 +116,10 @@ def test_bad_functions_and_arguments_are_named():
         flow_explorer(euler_integrate, rk4_integrate, FIELD, FIELD.flow, x0, num_steps=0)
     with pytest.raises(ValueError, match=r"t: expected a time in \[0, 1\], got 1.5"):
         flow_explorer(euler_integrate, rk4_integrate, FIELD, FIELD.flow, x0, t=1.5)
+
+
+def test_webgl_canvas_at_screen_pixels(box):
+    """The particles' WebGL canvas is drawn at one pixel per screen pixel (plotly's default is 2x,
+    which a browser without a GPU redraws in software on every move: widgets/_bank.screen_pixel_gl)."""
+    assert any(t.type == "scattergl" for t in box.figure.data)
+    assert box.figure._config["plotGlPixelRatio"] == 1
