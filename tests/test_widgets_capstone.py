@@ -119,3 +119,18 @@ def test_the_box_holds_the_paths_and_goals_not_the_noise_of_step_0():
     assert (box[0] <= inside.min(0)).all() and (inside.max(0) <= box[1]).all()
     assert (box[1] - box[0]).max() < 0.2                                        # sized to the paths, not the noise
     assert not scene.xaxis.autorange and scene.aspectmode == "data"             # fixed: the camera stays put
+
+
+def test_what_stays_still_is_two_traces_with_one_marker_size():
+    """The scene redraws every WebGL object on every frame: the still parts are one line trace and one
+    marker trace (a marker size per point made frames about 3x slower in software WebGL)."""
+    panel = formation_player(states_of, ["goal A", "goal B"], data=torch.randn(10, H, 3), goals=GOALS[:2],
+                             start=START, obstacle=(OBSTACLE, RADIUS))
+    still = panel.figure.data[:-2]
+    assert [t.mode for t in still] == ["lines", "markers+text"]
+    assert list(still[1].text) == ["goal A", "goal B", ""] and len(still[1].x) == 3      # two goals, the start
+    path = torch.tensor([[0.55, -0.55, 0.25], [0.3, 0.0, 0.5], [0.55, 0.55, 0.25]])
+    arm = arm_player(path, inverse_kinematics, forward_kinematics, obstacle=(OBSTACLE, RADIUS), goal=GOALS[0])
+    assert [t.mode for t in arm.figure.data] == ["lines", "markers", "lines+markers"]
+    for fig in (panel.figure, arm.figure):
+        assert all(np.ndim(t.marker.size) == 0 for t in fig.data if "markers" in t.mode)

@@ -7,12 +7,14 @@ page (``jslink``) therefore animates with no kernel round trip per frame; the ke
 every value and updates its copy of the figure silently, so page and kernel agree. The camera
 stays where the learner put it: the scene's ``uirevision`` never changes.
 
-Cost per frame: every 3-D update rebuilds the WebGL buffers of the traces it touches and redraws
-the scene. A line trace is the expensive part (plotly builds each segment as triangles): in
-Chromium's software WebGL a frame with the paths drawn as lines cost about 3x one with markers
-only. So the denoising states are drawn as particles (one markers trace, one marker per
-waypoint), and the paths' lines appear once, on the last step; the page (``js/frames.js``) restyles
-only the traces whose data changed between two frames.
+Cost per frame: the scene redraws every one of its WebGL objects on every frame, twice (once more
+for hover picking), and plotly's own update rebuilds every 3-D trace's buffers. A line trace is the
+expensive part (plotly builds each segment as triangles): in Chromium's software WebGL a frame with
+the paths drawn as lines cost about 3x one with markers only. So the denoising states are drawn as
+particles (one markers trace, one marker per waypoint), and the paths' lines appear once, on the
+last step; what stays still is merged into as few traces as it takes (one line trace, one marker
+trace); and the page (``js/frames.js``) hands a frame's new coordinates to the moved traces' WebGL
+objects alone, not through plotly's update.
 """
 from __future__ import annotations
 
@@ -75,16 +77,14 @@ def _play(n: int) -> W.Play:
     return W.Play(value=0, min=0, max=n, interval=PLAY_INTERVAL_MS, description="play")
 
 
-def _obstacle_trace(obstacle) -> go.Scatter3d:
-    """The obstacle, a sphere (centre (3,), radius), as three great circles: lines are cheap to redraw
-    at every frame, a transparent mesh is not."""
+def _obstacle_points(obstacle) -> np.ndarray:
+    """The obstacle, a sphere (centre (3,), radius), as three great circles (n, 3), NaN between them:
+    lines are cheap to redraw at every frame, a transparent mesh is not."""
     centre, radius = to_numpy(obstacle[0]), float(obstacle[1])
     a = np.linspace(0, 2 * np.pi, 41)
     c, s_, o = np.cos(a), np.sin(a), np.zeros_like(a)
     rings = [np.stack(r, axis=1) for r in ((c, s_, o), (c, o, s_), (o, c, s_))]
-    pts = np.concatenate([np.concatenate([centre + radius * r, np.full((1, 3), np.nan)]) for r in rings])
-    return go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="lines", name="obstacle", hoverinfo="skip",
-                        line=dict(color="dimgray", width=3))
+    return np.concatenate([np.concatenate([centre + radius * r, np.full((1, 3), np.nan)]) for r in rings])
 
 
 def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: Sequence[str],
@@ -132,25 +132,43 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
     # The box holds where the paths end up (the demonstrations, goals, start, obstacle and the first goal's
     # samples at the last step), not the noise of step 0, which would make the final paths small.
     pts = [first[-1]]
+    # The scene redraws every WebGL object on every frame, so what stays still is drawn with as few as
+    # it takes: one line trace (demonstrations and obstacle, coloured point by point) and one marker
+    # trace (goals, named, and start). Not scene annotations: plotly redraws those (SVG) on every frame.
+    still = []   # (points (n, 3) with NaN breaks, colour)
     if data is not None:
         d = to_numpy(data, np.float32)
         pts.append(d.reshape(-1, 3))
-        lines = _polylines3d(d[: min(len(d), 12)])   # a few: every line costs WebGL time at each frame
-        fig.add_scatter3d(x=lines[:, 0], y=lines[:, 1], z=lines[:, 2], mode="lines", name="demonstrations",
-                          line=dict(color="lightgray", width=1), hoverinfo="skip")
+        still.append((_polylines3d(d[: min(len(d), 12)]), "silver"))   # a few: every line costs WebGL time
     if obstacle is not None:
-        fig.add_trace(_obstacle_trace(obstacle))
+        still.append((_obstacle_points(obstacle), "dimgray"))
         pts.append(to_numpy(obstacle[0]).reshape(1, 3) + float(obstacle[1]) * np.array([[-1.0], [1.0]]))
+    if still:
+        line = np.concatenate([p for p, _ in still])
+        fig.add_scatter3d(x=line[:, 0], y=line[:, 1], z=line[:, 2], mode="lines", hoverinfo="skip",
+                          name=" and ".join(n for n, on in (("demonstrations", data is not None),
+                                                              ("obstacle", obstacle is not None)) if on),
+                          line=dict(color=[c for p, c in still for _ in range(len(p))], width=2))
+    marks, colours, symbols, labels = [], [], [], []
     if goals is not None:
-        g = to_numpy(goals)
+        g = to_numpy(goals).reshape(-1, 3)
         pts.append(g)
-        fig.add_scatter3d(x=g[:, 0], y=g[:, 1], z=g[:, 2], mode="markers+text", text=names[: len(g)], name="goals",
-                          marker=dict(size=6, color="seagreen", symbol="diamond"))
+        marks.append(g)
+        colours += ["seagreen"] * len(g)
+        symbols += ["diamond"] * len(g)
+        labels += names[: len(g)] + [""] * (len(g) - len(names))
     if start is not None:
         s = to_numpy(start).reshape(1, 3)
         pts.append(s)
-        fig.add_scatter3d(x=s[:, 0], y=s[:, 1], z=s[:, 2], mode="markers", name="start",
-                          marker=dict(size=6, color="black"))
+        marks.append(s)
+        colours.append("black")
+        symbols.append("circle")
+        labels.append("")
+    if marks:
+        m = np.concatenate(marks)
+        fig.add_scatter3d(x=m[:, 0], y=m[:, 1], z=m[:, 2], mode="markers+text" if goals is not None else "markers",
+                          text=labels, name="goals and start", textfont=dict(color="seagreen"),
+                          marker=dict(size=6, color=colours, symbol=symbols))
     p0, x0 = first_paths[0], first[0]
     fig.add_scatter3d(x=p0[:, 0], y=p0[:, 1], z=p0[:, 2], mode="lines", name="sampled paths (last step)",
                       line=dict(color="crimson", width=2), hoverinfo="skip")
@@ -158,8 +176,8 @@ def formation_player(sample_states: Callable[[str], torch.Tensor], goal_names: S
                       marker=dict(size=2.5, color="crimson"))
     paths = len(fig.data) - 2
     particles = len(fig.data) - 1
-    fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0), scene=_scene(_extent(pts)),
-                      uirevision="capstone", legend=dict(x=0, y=1))
+    fig.update_layout(height=520, width=640, margin=dict(t=50, l=0, r=0, b=0),
+                      scene=_scene(_extent(pts)), uirevision="capstone", legend=dict(x=0, y=1))
 
     def title(name: str, k: int, S: int) -> str:
         return f"goal = {name}, step = {k} / {S}" + ("  (noise)" if k == 0 else "  (samples)" if k == S else "")
@@ -215,14 +233,23 @@ def arm_player(path: torch.Tensor, inverse_kinematics: Callable, forward_kinemat
 
     fig = Figure()
     p = to_numpy(path, np.float32)
+    # What stays still in as few WebGL objects as it takes (the scene redraws each on every frame): one
+    # line trace (the path and the obstacle, coloured point by point), one marker trace (waypoints, goal).
+    line, colours = p, ["crimson"] * len(p)
     if obstacle is not None:
-        fig.add_trace(_obstacle_trace(obstacle))
-    fig.add_scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="lines+markers", name="sampled path",
-                      marker=dict(size=2.5, color="crimson"), line=dict(color="crimson", width=2))
+        ring = _obstacle_points(obstacle)
+        line, colours = np.concatenate([p, np.full((1, 3), np.nan), ring]), colours + ["dimgray"] * (len(ring) + 1)
+    fig.add_scatter3d(x=line[:, 0], y=line[:, 1], z=line[:, 2], mode="lines", hoverinfo="skip",
+                      name="sampled path" + (" and obstacle" if obstacle is not None else ""),
+                      line=dict(color=colours, width=2))
+    # One marker size for all: sizes point by point made a frame about 3x slower (software WebGL).
+    marks, mc, sym = p, ["crimson"] * len(p), ["circle"] * len(p)
     if goal is not None:
-        g = to_numpy(goal).reshape(1, 3)
-        fig.add_scatter3d(x=g[:, 0], y=g[:, 1], z=g[:, 2], mode="markers", name="goal",
-                          marker=dict(size=6, color="seagreen", symbol="diamond"))
+        marks = np.concatenate([p, to_numpy(goal).reshape(1, 3)])
+        mc, sym = mc + ["seagreen"], sym + ["diamond"]
+    fig.add_scatter3d(x=marks[:, 0], y=marks[:, 1], z=marks[:, 2], mode="markers",
+                      name="waypoints" + (" and goal" if goal is not None else ""),
+                      marker=dict(size=4, color=mc, symbol=sym))
     fig.add_scatter3d(x=joints[0, :, 0], y=joints[0, :, 1], z=joints[0, :, 2], mode="lines+markers", name="arm",
                       marker=dict(size=5, color="royalblue"), line=dict(color="royalblue", width=8))
     arm = len(fig.data) - 1

@@ -41,6 +41,11 @@ function value(col, r) {  // what the figure's _py2js_update carries for this co
   return out;
 }
 
+function floats(col, r) {  // row r of a 1-D numeric column as its own Float32Array
+  const {meta, row, bytes} = rowBytes(col, r);
+  return meta.widths[row] ? null : new Float32Array(bytes.slice().buffer);
+}
+
 function sameRow(col, r, s) {
   if (col == null) return true;
   if (col.text) return col.text.length === 1 || JSON.stringify(col.text[r]) === JSON.stringify(col.text[s]);
@@ -49,6 +54,61 @@ function sameRow(col, r, s) {
   if (a.meta.widths[a.row] !== b.meta.widths[b.row] || a.bytes.length !== b.bytes.length) return false;
   for (let m = 0; m < a.bytes.length; m++) if (a.bytes[m] !== b.bytes[m]) return false;
   return true;
+}
+
+// Play's fast path. plotly's own update (what a kernel message does) re-runs the whole figure for
+// one moved trace: defaults and calc for every trace, every 3-D trace's WebGL buffers rebuilt, the
+// layout redrawn, and the FigureWidget then diffs every trace against the page. When a frame changes
+// only the x, y and z of 3-D scatter traces (the capstone's particles) and a plain-text title, the
+// page hands the new coordinates to each moved trace's own WebGL object (the scene redraws it on its
+// next animation frame), writes the title into the drawn title, and keeps the plot's data and layout
+// and the figure model's copy equal to what plotly's update would have left. Anything else (another
+// trace type, text columns, a length change, a plot not drawn yet) takes plotly's update.
+const PLAIN_TITLE = /^[^<>&$\n]*$/;
+
+function scenePlot(gd, t, n) {  // trace t's 3-D scatter object in plot gd, if it can take n points as they are
+  const full = gd._fullData && gd._fullData[t], layout = gd._fullLayout;
+  if (!full || full.type !== "scatter3d" || full.visible !== true || !full.x || full.x.length !== n || !gd.data[t]) return null;
+  const scene = layout[full.scene] && layout[full.scene]._scene;
+  const obj = scene && scene.traces && scene.traces[full.uid];
+  return obj && typeof obj.update === "function" ? {full, obj} : null;
+}
+
+function drawDirect(figure, plots, traces, coords, title, meta) {
+  // coords[j]: {x, y, z} Float32Arrays for figure trace traces[j]. False (nothing changed) if any
+  // plot cannot take the frame this way.
+  if (!plots.length || !PLAIN_TITLE.test(title) || coords.some((c) => !c.x || !c.y || !c.z)) return false;
+  const found = [];
+  for (const gd of plots) {
+    const text = gd.querySelector(".gtitle");
+    if (!gd.isConnected || !text || text.childElementCount) return false;
+    const objs = traces.map((t, j) => scenePlot(gd, t, coords[j].x.length));
+    if (objs.some((o) => !o) || coords.some((c) => c.y.length !== c.x.length || c.z.length !== c.x.length)) return false;
+    found.push([gd, text, objs]);
+  }
+  const data = figure.get("_widget_data"), layout = figure.get("_widget_layout");
+  traces.forEach((t, j) => Object.assign(data[t], coords[j]));
+  layout.title = {...(layout.title || {}), text: title};
+  layout.meta = meta;
+  for (const [gd, text, objs] of found) {
+    traces.forEach((t, j) => {
+      Object.assign(gd.data[t], coords[j]);
+      Object.assign(objs[j].full, coords[j]);
+      objs[j].obj.update(objs[j].full);
+    });
+    gd.layout.title = {...(gd.layout.title || {}), text: title};
+    gd._fullLayout.title.text = title;
+    gd.layout.meta = gd._fullLayout.meta = meta;
+    text.setAttribute("data-unformatted", title);
+    text.textContent = title;
+  }
+  return true;
+}
+
+async function plotsOf(figure) {  // the plotly graph divs of every view of the figure
+  const views = await Promise.all(Object.values(figure.views || {}));
+  return views.map((v) => v && v.el && (v.el._fullLayout ? v.el : v.el.querySelector(".js-plotly-plot")))
+    .filter((gd) => gd && gd._fullLayout);
 }
 
 export default {
@@ -104,6 +164,12 @@ export default {
         return setState.call(this, kept, ...rest);
       };
       ctx.restore = () => { figure.set_state = setState; };
+      let plots = [], finding = null;
+      const refresh = () => {  // the figure's drawn plots, looked up again on every draw (views come and go)
+        if (finding) return;
+        finding = plotsOf(figure).then((found) => { plots = found; }, () => { plots = []; })
+          .finally(() => { finding = null; });
+      };
       const paint = () => {
         const v = values();
         const found = find(v);
@@ -116,13 +182,20 @@ export default {
           const last = shown.get(traces[i]);
           return !(last && last[0] === bank && ["x", "y", "z"].every((a) => sameRow(cols[i][a], r, last[1])));
         });
-        const axis = (a) => use.map((i) => value(cols[i][a], r));
-        const style = {};
-        for (const a of ["x", "y", "z"]) if (use.some((i) => cols[i][a] != null)) style[a] = axis(a);
+        const style = () => {  // plotly's update, as a kernel message carries it
+          const out = {};
+          for (const a of ["x", "y", "z"]) if (use.some((i) => cols[i][a] != null)) out[a] = use.map((i) => value(cols[i][a], r));
+          return out;
+        };
+        const title = bank.get("titles")[r], meta = {state: state(v)};
+        refresh();
         applying = true;
         try {
-          apply(figure, style, {"title.text": bank.get("titles")[r], meta: {state: state(v)}},
-                use.map((i) => traces[i]));
+          const direct = use.length > 0 && use.every((i) => ["x", "y", "z"].every((a) => cols[i][a] && !cols[i][a].text))
+            && drawDirect(figure, plots, use.map((i) => traces[i]),
+                          use.map((i) => Object.fromEntries(["x", "y", "z"].map((a) => [a, floats(cols[i][a], r)]))),
+                          title, meta);
+          if (!direct) apply(figure, style(), {"title.text": title, meta}, use.map((i) => traces[i]));
           for (const i of use) shown.set(traces[i], [bank, r]);
         } finally {
           applying = false;
