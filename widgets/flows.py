@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from plotly.subplots import make_subplots
 
+from ._bank import screen_pixel_gl
 from ._figure import Figure
 from ._panel import Panel
 from ._plumbing import (check_argument, check_returned, float_slider, fn_label, int_slider,
@@ -105,6 +106,7 @@ def flow_explorer(euler_integrate: Callable, rk4_integrate: Callable, field: Cal
     fig.update_yaxes(type="log", title_text="mean |x - x_exact|", exponentformat="power", row=1, col=2)
     fig.update_layout(height=460, width=980, margin=dict(t=80, l=40, r=20, b=40))
     traces = {trace.name: trace for trace in fig.data}
+    screen_pixel_gl(fig)
 
     curves: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # t -> (Euler errors, RK4 errors) on grid_steps
 

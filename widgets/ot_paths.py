@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from plotly.subplots import make_subplots
 
+from ._bank import screen_pixel_gl
 from ._figure import Figure
 from ._panel import Panel
 from ._plumbing import check_argument, check_returned, float_slider, fn_label, require_function_dict, to_numpy
@@ -71,7 +72,9 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
         colour = _COLOURS[i % len(_COLOURS)]
         fig.add_scattergl(x=d[:, 0], y=d[:, 1], mode="markers", name="data x1", showlegend=i == 0,
                         marker=dict(size=3, color="lightgray"), row=1, col=i + 1)
-        fig.add_scattergl(x=lines[n][:, 0], y=lines[n][:, 1], mode="lines", name=f"{n}: paths", showlegend=False,
+        # SVG, not WebGL: plotly redraws every trace on each move, and its WebGL lines cost a software
+        # renderer (no GPU) about 100 ms of CPU per move for these two traces; one SVG path costs a few ms
+        fig.add_scatter(x=lines[n][:, 0], y=lines[n][:, 1], mode="lines", name=f"{n}: paths", showlegend=False,
                         line=dict(width=0.7, color=colour), opacity=0.35, row=1, col=i + 1)
         fig.add_scattergl(x=np.zeros(1), y=np.zeros(1), mode="markers", name=f"{n}: x_t",
                         marker=dict(size=4, color=colour), row=1, col=i + 1)
@@ -90,6 +93,7 @@ def path_comparison_explorer(paths: dict[str, Callable], x1: torch.Tensor, *, t:
         fig.update_yaxes(range=[-r, r], scaleanchor=axis, scaleratio=1, row=1, col=i + 1)
     fig.update_xaxes(range=[0, 1], title_text="t", row=1, col=coef_col)
     fig.update_layout(height=420, width=360 * (len(names) + 1), margin=dict(t=80, l=30, r=20, b=40))
+    screen_pixel_gl(fig)
 
     def update() -> None:
         step = round(controls["t"].value * t_steps)
