@@ -35,11 +35,14 @@ def test_explorer_as_voila_dashboard(notebook, voila, context):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     try:
-        page.goto(voila.url(f"voila/render/{notebook.name}"), timeout=120_000)
-        page.wait_for_function("() => !document.getElementById('loading')", timeout=180_000)  # all cells ran
+        # Voila sends the page while it runs the cells (on a busy machine for minutes): wait for the
+        # response, then for the page's state "all cells ran", capped only for a stuck page.
+        page.goto(voila.url(f"voila/render/{notebook.name}"), wait_until="commit", timeout=H.RENDER_CAP_S * 1000)
+        page.wait_for_function("() => document.readyState === 'complete' && !document.getElementById('loading')",
+                               timeout=H.RENDER_CAP_S * 1000, polling=250)  # all cells ran
         page.evaluate(H.PAGE_JS)
         # Outputs render after the cells ran; wait until the number of Panels stops changing.
-        count, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 120
+        count, stable_since, deadline = -1, time.monotonic(), time.monotonic() + H.RENDER_CAP_S
         while time.monotonic() < deadline:
             now = page.evaluate("() => document.querySelectorAll('.course-widget .course-figure').length")
             if now != count:
@@ -66,7 +69,7 @@ def test_explorer_as_voila_dashboard(notebook, voila, context):
             handle.focus()
             page.keyboard.press("End")
             page.wait_for_function(WAIT_STATE_JS, arg=[mid, name, info["max"], 1e-9 * max(1, abs(info["max"]))],
-                                   timeout=60_000)
+                                   timeout=H.RENDER_CAP_S * 1000, polling=250)
             time.sleep(0.3)
             fig = json.loads(page.evaluate("(id) => JSON.stringify(window.__course.figure(id))", mid))
             shown = page.evaluate("(id) => window.__course.controls(id)", mid)[name]

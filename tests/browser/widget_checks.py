@@ -256,10 +256,14 @@ class PanelDriver:
                     return value
                 # The control itself sent another value (noUiSlider's Home after the widget raised the
                 # slider's min goes to the old min): the plot must then show what the control shows.
+                # The control must show it too: on a busy machine the kernel first receives the values a
+                # slider passed on its way (ipywidgets sends one at a time), and the plot draws them.
                 page_value = (self.nb.figure(self.id) or {}).get("meta", {}) or {}
                 page_value = page_value.get("state", {}).get(name)
+                control = self.nb.dom_controls(self.id).get(name, {})
                 if arrived and not any(close(v, want, info.get("step")) for v in arrived) \
-                        and close(page_value, value, info.get("step")):
+                        and close(page_value, value, info.get("step")) \
+                        and (control.get("kind") != "slider" or close(control.get("value"), value, info.get("step"))):
                     self.report.append(f"{self.kind}: {name}: {key_name(want, info)} sent {arrived[-1]!r}, not {want!r}")
                     return value
             time.sleep(0.03)
