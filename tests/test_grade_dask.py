@@ -160,7 +160,8 @@ def test_a_killed_dask_worker_loses_nothing(template, postgres, cluster, local_o
                             text=True)
     killed = None
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900   # a state to wait for, not a speed: at load 25 the grade
+        # command's start-up (nbgrader generate_assignment, the sandbox) took minutes before any job ran
         while killed is None and proc.poll() is None and time.monotonic() < deadline:
             busy = [addr for addr, keys in client.run(executing).items() if keys]
             if busy:
@@ -175,7 +176,9 @@ def test_a_killed_dask_worker_loses_nothing(template, postgres, cluster, local_o
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert killed, f"no job was seen running on a Dask worker, so none could be killed mid-run\n{err[-3000:]}"
+    assert killed, (f"no job was seen running on a Dask worker, so none could be killed mid-run (the grade "
+                    f"command {'exited with ' + str(proc.returncode) if proc.returncode is not None else 'was still running'})"
+                    f"\n{err[-3000:]}")
     assert proc.returncode == 0, f"{out}\n{err[-5000:]}"
     table, cells = outcome(root)
     local_table, local_cells = local_outcome
