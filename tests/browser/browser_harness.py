@@ -37,6 +37,7 @@ SETTINGS = REPO / "share" / "jupyter" / "lab" / "settings"   # overrides.json: n
 # dashboard needs (the others, nbgrader's among them, fail to load outside JupyterLab).
 SHARE = REPO / "share" / "jupyter"
 VOILA_CONFIG = SHARE / "voila-config"
+LEARNER_CONFIG = SHARE / "learner-config"  # `make lab`'s: nbgrader's Validate limits for a busy machine, no formgrader
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 FIX_BROWSER = ("install it with `bash scripts/ensure-system-deps.sh` (as root it runs "
@@ -166,6 +167,10 @@ class JupyterServer:
                     "--Voila.port_retries=0", "--show_tracebacks=True"]
         raise ValueError(f"kind: expected 'lab' or 'voila', got {self.kind!r}")
 
+    def config_path(self) -> str:
+        """The configuration folder the server reads first: a learner's (`make lab`) or Voila's."""
+        return str(VOILA_CONFIG if self.kind == "voila" else LEARNER_CONFIG)
+
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
         return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
@@ -174,7 +179,7 @@ class JupyterServer:
         self.log_path = self.log_path or (self.root.parent / f"{self.kind}-server.log")
         jupyter_path = os.pathsep.join(p for p in (str(SHARE), os.environ.get("JUPYTER_PATH", "")) if p)
         env = dict(os.environ, PYTHONUNBUFFERED="1", JUPYTER_PATH=jupyter_path,
-                   JUPYTER_CONFIG_PATH=os.pathsep.join(p for p in (str(VOILA_CONFIG) if self.kind == "voila" else "",
+                   JUPYTER_CONFIG_PATH=os.pathsep.join(p for p in (self.config_path(),
                                                                    os.environ.get("JUPYTER_CONFIG_PATH", "")) if p),
                    JUPYTERLAB_SETTINGS_DIR=str(self.root.parent / "lab-user-settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(self.root.parent / "lab-workspaces"),

@@ -57,6 +57,9 @@ class MadeLab(H.JupyterServer):
                 f"--port={self.port}", f"--ServerApp.token={self.token}", "--ServerApp.port_retries=0",
                 "--LabApp.expose_app_in_browser=True"]
 
+    def config_path(self) -> str:
+        return ""  # the make target's own environment (extra_env) says what it reads
+
     def start(self):
         saved = {k: os.environ.get(k) for k in self.extra_env}
         os.environ.update(self.extra_env)  # JupyterServer.start copies os.environ for the server
