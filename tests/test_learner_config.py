@@ -2,7 +2,7 @@
 class hub), reads limits for a busy machine: share/jupyter/learner-config/nbgrader_config.py.
 
 With nbgrader's defaults (a cell's last output within 4 s of the kernel's reply), Validate failed on
-02_ddpm's right notebook in CI with both cores loaded ("Timeout waiting for IOPub output"). The
+02_ddpm's right notebook in the project's CI on a busy machine ("Timeout waiting for IOPub output"). The
 check builds the configuration the way nbgrader's validate handler does, in a fresh process with
 the server's environment, and reads the limits of the Execute preprocessor that Validate runs.
 """
