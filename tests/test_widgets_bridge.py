@@ -87,3 +87,56 @@ def test_bound_explorer_plots_the_terms_and_marks_w_t():
     np.testing.assert_allclose(xy(panel.figure.data[0]), np.stack([np.full(30, 24.0), np.full(30, 12.0)], 1))
     assert float(panel.figure.data[3].y[0]) == pytest.approx(float(weights[12]))
     assert panel.figure.layout.title.text.startswith("t = 12: w_t = ")
+
+
+def frame(panel, position):
+    """The bank's stored (x, y) of trace 0's points and title at slider position ``position``."""
+    (bank,) = [b for b in panel.browser.banks if position in b.frame_numbers]
+    r = bank.frame_numbers.index(position)
+    return bank, r
+
+
+def test_the_banks_hold_what_the_given_functions_compute_at_every_slider_position():
+    """The page draws each 02b slider from a bank (issue 16): every frame is what the functions the
+    widget was given return at that position, here functions no reference has (a scaled Langevin,
+    a shrinking denoiser, a solver whose output names its step count, a bound with KL = t)."""
+    panel = langevin_explorer(lambda score, x, h, n, g: x * (1 + h) + n / 1000, mixture_score, X_INIT, seed=5)
+    assert panel.browser.index == "step_size" and {k for b in panel.browser.banks for k in b.frame_numbers} == set(range(50))
+    for k in (0, 9, 49):
+        bank, r = frame(panel, k)
+        h = round(0.002 + k * 0.002, 10)
+        want = np.clip(X_INIT.numpy() * (1 + h) + 0.1, -SHOWN, SHOWN)
+        np.testing.assert_allclose(bank.rows(0, "x")[r], want[:, 0], rtol=1e-6)
+        assert bank.titles[r].startswith(f"step size = {h:.3f}, steps = 100")
+
+    data = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
+    panel = parameterisation_explorer({"shrunk": lambda x, t: 0.5 * x}, noisy, data, T)
+    assert panel.browser.index == "t" and {k for b in panel.browser.banks for k in b.frame_numbers} == set(range(T))
+    bank, r = frame(panel, 7)
+    x_t = noisy(data, torch.full((50,), 7)).numpy()
+    guess = bank.traces.index(3)
+    np.testing.assert_allclose(bank.rows(guess, "x")[r], 0.5 * x_t[:, 0], rtol=1e-5)
+
+    reference = torch.zeros(20, 2)
+    panel = solver_explorer({"named": lambda n: torch.full((20, 2), float(n))}, reference, max_steps=12)
+    assert {k for b in panel.browser.banks for k in b.frame_numbers} == set(range(12))
+    bank, r = frame(panel, 3)                                   # position 3 = 4 steps
+    np.testing.assert_allclose(bank.rows(bank.traces.index(1), "y")[r], np.full(20, 4.0))
+    assert bank.titles[r].startswith("steps = 4: ")
+
+    panel = bound_explorer(lambda step: (torch.full((30,), float(step)), torch.full((30,), 2.0 * step)),
+                           torch.linspace(0.1, 2.0, T))
+    bank, r = frame(panel, 11)                                  # position 11 = t 12
+    np.testing.assert_allclose(bank.rows(0, "y")[r], np.full(30, 12.0))
+    assert bank.titles[r].startswith("t = 12: ")
+
+
+def test_a_banked_move_draws_the_stored_frame():
+    panel = langevin_explorer(langevin_sample, mixture_score, X_INIT, seed=5, mode_std=MODE_STD)
+    panel.browser.driving = True
+    panel.controls["step_size"].value = 0.03                    # position 14
+    bank, r = frame(panel, 14)
+    np.testing.assert_allclose(np.asarray(panel.figure.data[0].x), bank.rows(0, "x")[r], rtol=1e-6)
+    want = langevin_sample(mixture_score, X_INIT, 0.03, 100, torch.Generator().manual_seed(5)).numpy()
+    np.testing.assert_allclose(np.asarray(panel.figure.data[0].x), np.clip(want[:, 0], -SHOWN, SHOWN), atol=1e-5)
+    assert panel.figure.layout.title.text == bank.titles[r]

@@ -65,7 +65,7 @@ def langevin_explorer(langevin_sample: Callable, score: Callable, x_init: torch.
             fig.data[0].x, fig.data[0].y = x[:, 0], x[:, 1]
             fig.layout.title.text = f"step size = {h:.3f}, steps = {steps}: {escaped} of {n} escaped{spread}"
 
-    return Panel(fig, controls, update, kind="langevin")
+    return Panel(fig, controls, update, kind="langevin", bank="step_size")
 
 
 def parameterisation_explorer(denoisers: dict[str, Callable], noisy: Callable, data: torch.Tensor,
@@ -106,7 +106,7 @@ def parameterisation_explorer(denoisers: dict[str, Callable], noisy: Callable, d
                     np.clip(pts[:, 1], -SHOWN, SHOWN)
             fig.layout.title.text = f"t = {t}: error of the data guess, {errors}"
 
-    return Panel(fig, controls, update, kind="parameterisations")
+    return Panel(fig, controls, update, kind="parameterisations", bank="t")
 
 
 def solver_explorer(samplers: dict[str, Callable], reference: torch.Tensor, max_steps: int) -> Panel:
@@ -141,7 +141,7 @@ def solver_explorer(samplers: dict[str, Callable], reference: torch.Tensor, max_
                 fig.data[2 * col + 1].y = np.clip(pts[:, 1], -SHOWN, SHOWN)
             fig.layout.title.text = f"steps = {k}: mean distance to the ODE's solution, {gaps}"
 
-    return Panel(fig, controls, update, kind="ode-solvers")
+    return Panel(fig, controls, update, kind="ode-solvers", bank="steps")
 
 
 def bound_explorer(terms: Callable, weights: torch.Tensor) -> Panel:
@@ -181,4 +181,4 @@ def bound_explorer(terms: Callable, weights: torch.Tensor) -> Panel:
             fig.layout.title.text = (f"t = {t}: w_t = {w[t]:.4g}, mean KL {kl.mean():.4g}, "
                                      f"mean w_t x error {weighted.mean():.4g}")
 
-    return Panel(fig, controls, update, kind="bound")
+    return Panel(fig, controls, update, kind="bound", bank="t")
