@@ -46,27 +46,32 @@ lab-instructor: $(STAMP)
 	cd var/course && $(CURDIR)/$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)/var/course" \
 		--LabApp.app_settings_dir="$(CURDIR)/share/jupyter/lab-instructor" $(ALLOW_ROOT)
 
-# Every test, the real-browser suite (tests/browser, docs/BROWSER_TESTS.md) included, in three runs:
-# the fast tests on two xdist workers (they start no servers; tests/conftest.py keeps a module's shared
-# fixture on one worker); the slow grading tests one at a time (each grades with two nbgrader processes
-# of its own); the browser suite with tests/test_notebooks.py (a notebook the browser's Run All executes
-# is not executed twice; tests/conftest.py), as two shards at once (RUN_SHARDS). Every run and shard
-# runs; the first failure's exit status is kept (5, "no tests selected" under PYTEST_ARGS=-k..., is
-# not a failure).
+# Every test, the real-browser suite (tests/browser, docs/BROWSER_TESTS.md) included, in two steps:
+# first the fast tests on two xdist workers (they start no servers; tests/conftest.py keeps a module's
+# shared fixture on one worker); then three pytest sessions at once: the slow grading tests one at a
+# time (each grades with two nbgrader processes of its own), and the browser suite with
+# tests/test_notebooks.py (a notebook the browser's Run All executes is not executed twice;
+# tests/conftest.py) as two shards. The browser shards wait on pages and kernels much of the time;
+# the grading tests fill that CPU (on a 2-core machine the step takes about as long as the shards
+# alone did). Every run and shard runs; the first failure's exit status is kept (5, "no tests
+# selected" under PYTEST_ARGS=-k..., is not a failure).
 RUN_PYTEST = { $(PY) -m pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || [ $$status -ne 0 ] || status=$$rc; }; }
 # The browser phase as two shards at once (tests/browser_shards.py), each with its own JupyterLab and
-# Chromium: shard 2 in the background, its output kept in a file and printed when it ends.
-RUN_SHARDS = { log=$$(mktemp); \
-	$(PY) -m pytest $(1) --browser-shard 2/2 $(PYTEST_ARGS) >$$log 2>&1 & shard2=$$!; \
+# Chromium, and $(2) (another pytest run, or nothing) beside them: everything but shard 1 runs in the
+# background, its output kept in a file and printed when it ends.
+RUN_BESIDE = { log=$$(mktemp); $(PY) -m pytest $(1) $(PYTEST_ARGS) >$$log 2>&1 & pid=$$!; logs="$$logs $$log"; pids="$$pids $$pid"; }
+RUN_SHARDS = { logs=""; pids=""; \
+	$(if $(2),$(call RUN_BESIDE,$(2));) \
+	$(call RUN_BESIDE,$(1) --browser-shard 2/2); \
 	$(call RUN_PYTEST,$(1) --browser-shard 1/2); \
-	wait $$shard2 || { rc=$$?; [ $$rc -eq 5 ] || [ $$status -ne 0 ] || status=$$rc; }; \
-	echo "======================== browser shard 2/2 ($$log) ========================"; cat $$log; rm -f $$log; }
+	for pid in $$pids; do wait $$pid || { rc=$$?; [ $$rc -eq 5 ] || [ $$status -ne 0 ] || status=$$rc; }; done; \
+	for log in $$logs; do echo "======================== run beside browser shard 1/2 ($$log) ========================"; \
+		cat $$log; rm -f $$log; done; }
 test: $(STAMP)
 	bash scripts/ensure-system-deps.sh
 	@status=0; \
 	$(call RUN_PYTEST,-n 2 --dist loadgroup -m "not slow and not browser"); \
-	$(call RUN_PYTEST,-m "slow and not browser" --ignore=tests/test_notebooks.py); \
-	$(call RUN_SHARDS,tests/browser tests/test_notebooks.py); \
+	$(call RUN_SHARDS,tests/browser tests/test_notebooks.py,-m "slow and not browser" --ignore=tests/test_notebooks.py); \
 	exit $$status
 
 # Only the real-browser suite (JupyterLab, Voila and nbgrader's Validate in Chromium).
