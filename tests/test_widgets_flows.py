@@ -120,6 +120,6 @@ def test_bad_functions_and_arguments_are_named():
 
 def test_webgl_canvas_at_screen_pixels(box):
     """The particles' WebGL canvas is drawn at one pixel per screen pixel (plotly's default is 2x,
-    which a browser without a GPU redraws in software on every move: widgets/_bank.screen_pixel_gl)."""
+    which a browser without a GPU redraws in software on every move: widgets/_figure.screen_pixel_gl)."""
     assert any(t.type == "scattergl" for t in box.figure.data)
     assert box.figure._config["plotGlPixelRatio"] == 1

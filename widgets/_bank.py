@@ -197,18 +197,6 @@ class FrameBank(_Companion):
         return any(all(values.get(n) == v for n, v in m.items()) for m in self._keys)
 
 
-def screen_pixel_gl(figure) -> None:
-    """Draw the figure's WebGL traces (``scattergl``) at one canvas pixel per screen pixel.
-
-    plotly sizes its WebGL canvas at ``plotGlPixelRatio`` (default 2) times the figure, whatever
-    the screen, and every move of a slider redraws that whole canvas. A browser without a GPU
-    (headless Chromium, many laptops in a VM) draws it in software: measured with
-    ``python -m bench widgets`` and a Chromium CPU count, the flow explorer's moves cost about a
-    quarter less CPU at 1. The cost: on a 2x (retina) screen the WebGL markers are drawn at half
-    resolution and scaled up."""
-    figure._config = {**figure._config, "plotGlPixelRatio": 1}
-
-
 # ---------------------------------------------------------------- filling banks from a Panel's update()
 def _kernel_loop() -> asyncio.AbstractEventLoop | None:
     """The running event loop of the IPython kernel this code runs in, or None outside a kernel.

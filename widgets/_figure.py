@@ -78,3 +78,17 @@ def mute_sends(figure: go.FigureWidget, muted: "callable") -> None:
                 return _send(*args, **kwargs)
 
         setattr(figure, name, maybe)
+
+
+def screen_pixel_gl(figure) -> None:
+    """Draw the figure's WebGL traces (``scattergl``) at one canvas pixel per screen pixel.
+
+    plotly sizes its WebGL canvas at ``plotGlPixelRatio`` (default 2) times the figure, whatever
+    the screen, and every move of a slider redraws that whole canvas. A browser without a GPU
+    (headless Chromium, many laptops in a VM) draws it in software: measured with
+    ``python -m bench widgets`` and a Chromium CPU count, the flow explorer's moves cost about a
+    quarter less CPU at 1. The cost: on a 2x (retina) screen the WebGL markers are drawn at half
+    resolution and scaled up. Not used for the capstone's 3-D scenes (whose canvas plotly sizes the
+    same way): at 1, ``python -m bench play`` showed no change in the floor's frame rate (14.2 fps
+    against 14.3-16.8 at 2), so the sharper picture stays."""
+    figure._config = {**figure._config, "plotGlPixelRatio": 1}

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from plotly.subplots import make_subplots
 
-from ._bank import screen_pixel_gl
-from ._figure import Figure
+from ._figure import Figure, screen_pixel_gl
 from ._panel import Panel
 from ._plumbing import (check_argument, check_returned, float_slider, fn_label, int_slider,
                         require_callable, to_numpy)
