@@ -59,14 +59,15 @@ RUN_PYTEST = { $(PY) -m pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] |
 # The browser phase as two shards at once (tests/browser_shards.py), each with its own JupyterLab and
 # Chromium, and $(2) (another pytest run, or nothing) beside them: everything but shard 1 runs in the
 # background, its output kept in a file and printed when it ends.
-RUN_BESIDE = { log=$$(mktemp); $(PY) -m pytest $(1) $(PYTEST_ARGS) >$$log 2>&1 & pid=$$!; logs="$$logs $$log"; pids="$$pids $$pid"; }
+# RUN_BESIDE starts pytest $(1) in the background; $(2) names it in the log's heading.
+RUN_BESIDE = { log=$$(mktemp); echo "======================== $(2) ($$log) ========================" >$$log; \
+	$(PY) -m pytest $(1) $(PYTEST_ARGS) >>$$log 2>&1 & pid=$$!; logs="$$logs $$log"; pids="$$pids $$pid"; }
 RUN_SHARDS = { logs=""; pids=""; \
-	$(if $(2),$(call RUN_BESIDE,$(2));) \
-	$(call RUN_BESIDE,$(1) --browser-shard 2/2); \
+	$(if $(2),$(call RUN_BESIDE,$(2),slow grading tests (run beside the browser shards));) \
+	$(call RUN_BESIDE,$(1) --browser-shard 2/2,browser shard 2/2); \
 	$(call RUN_PYTEST,$(1) --browser-shard 1/2); \
 	for pid in $$pids; do wait $$pid || { rc=$$?; [ $$rc -eq 5 ] || [ $$status -ne 0 ] || status=$$rc; }; done; \
-	for log in $$logs; do echo "======================== run beside browser shard 1/2 ($$log) ========================"; \
-		cat $$log; rm -f $$log; done; }
+	for log in $$logs; do cat $$log; rm -f $$log; done; }
 test: $(STAMP)
 	bash scripts/ensure-system-deps.sh
 	@status=0; \
