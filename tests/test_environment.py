@@ -31,3 +31,13 @@ def test_environment_yml_mirrors_pyproject():
 
 def test_torch_is_pinned_to_the_cpu_build_on_disk():
     assert "torch==2.13.0" in pyproject_requirements()
+
+
+def test_importing_nbformat_builds_no_uri_grammar():
+    """Every notebook server and nbgrader command imports nbformat; jsonschema 4.24+ would import
+    rfc3987-syntax with it, which builds a grammar (about 1 CPU-s per process, measured on 2 cores)."""
+    import subprocess
+    import sys
+    probe = "import sys, nbformat; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "nbformat pulled in rfc3987_syntax: keep jsonschema below 4.24 (pyproject.toml)"
