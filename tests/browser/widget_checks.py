@@ -589,7 +589,10 @@ class PlayDriver:
             self.wait(lambda s: s["playing"] and s["shown"] is not None and quarter <= s["shown"] < hi
                       or not s["playing"] and s["shown"] == hi, f"{self.play} to play a quarter of the way")
             self.nb.page.keyboard.press("Home")
-            state = self.wait(lambda s: not s["playing"], f"{self.play} to stop after Home")
+            # Stopped, and the plot has drawn the frame the slider stopped at: Play turns itself off on
+            # the tick after its last value, and on a busy machine that frame's draw can come later.
+            state = self.wait(lambda s: not s["playing"] and s["slider"] == s["shown"],
+                              f"{self.play} to stop after Home, and the plot to draw where the slider stopped")
             log = self.stop_record()
             key = log["keys"][-1] if log["keys"] else None
             before = self.steps([f for f in log["frames"] if key is not None and f["t"] < key])
