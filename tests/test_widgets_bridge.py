@@ -90,7 +90,7 @@ def test_bound_explorer_plots_the_terms_and_marks_w_t():
 
 
 def frame(panel, position):
-    """The bank's stored (x, y) of trace 0's points and title at slider position ``position``."""
+    """The bank that holds slider position ``position``, and that frame's row in it."""
     (bank,) = [b for b in panel.browser.banks if position in b.frame_numbers]
     r = bank.frame_numbers.index(position)
     return bank, r
