@@ -52,8 +52,8 @@ lab-instructor: $(STAMP)
 # time (each grades with two nbgrader processes of its own), and the browser suite with
 # tests/test_notebooks.py (a notebook the browser's Run All executes is not executed twice;
 # tests/conftest.py) as two shards. The browser shards wait on pages and kernels much of the time;
-# the grading tests fill that CPU (an idle 2-core machine: 20.5 min for the three at once, against
-# 8.3 + 14.0 min one after the other). Every run and shard runs; the first failure's exit status is
+# the grading tests fill that CPU (an idle 2-core machine, before jsonschema was pinned: 20.5 min
+# for the three at once, against 8.3 + 14.0 min one after the other; with the pin, 16.6-16.8 min). Every run and shard runs; the first failure's exit status is
 # kept (5, "no tests selected" under PYTEST_ARGS=-k..., is not a failure).
 RUN_PYTEST = { $(PY) -m pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || [ $$status -ne 0 ] || status=$$rc; }; }
 # The browser phase as two shards at once (tests/browser_shards.py), each with its own JupyterLab and
